@@ -1,0 +1,97 @@
+# The chunk service: what clients, peers and the metadata server ask of basalt-chunk, and what
+# chunk servers ask of the metadata server.
+#
+# Write protocol (docs/design.md walks through each failure):
+#  1. the client sends update(chunk, op) to the chunk's primary;
+#  2. the primary checks its lease and the version, gives the op the next sequence number of the
+#     chunk's log, applies it to its chunk file (data + CRCs) and forwards it to every backup;
+#  3. each backup applies forwards strictly in sequence order, holding back any that arrive early;
+#  4. the primary answers the client when every replica of the current set has applied the op.
+@0x83a245ebf7b30524;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("basalt::rpc");
+
+using Common = import "common.capnp";
+using Status = Common.Status;
+using ChunkRef = Common.ChunkRef;
+using ServerAddress = Common.ServerAddress;
+
+# One mutation of a chunk, as ordered by its primary.
+struct ChunkOp {
+  union {
+    write @0 :Write;
+    truncate @1 :Truncate;     # the chunk's length becomes `length` (shrink or grow with zeros)
+    zero @2 :Zero;             # the range reads as zeros afterwards (punch hole / zero range)
+  }
+  struct Write {
+    offset @0 :UInt32;
+    data @1 :Data;
+  }
+  struct Truncate {
+    length @0 :UInt32;
+  }
+  struct Zero {
+    offset @0 :UInt32;
+    length @1 :UInt32;
+  }
+}
+
+# Where a chunk lives and who orders its writes.
+struct ChunkLayout {
+  index @0 :UInt32;            # the chunk's index in the file
+  chunk @1 :ChunkRef;          # id 0 = a hole (no chunk allocated yet; reads as zeros)
+  replicas @2 :List(ServerAddress);
+  primary @3 :UInt32;          # index into replicas of the primary (writes go there)
+  leaseExpiryMs @4 :Int64;     # the primary's lease ends then (metadata server's clock, for logs)
+}
+
+# A chunk as a chunk server holds it.
+struct ChunkInfo {
+  chunk @0 :ChunkRef;
+  length @1 :UInt32;           # bytes stored (a shorter chunk reads as zeros beyond its length)
+}
+
+interface ChunkService {
+  # Client -> primary: apply one op to every live replica. Fails with ESTALE when the version is
+  # not current or this server is not the primary (the client refetches the layout).
+  update @0 (chunk :ChunkRef, op :ChunkOp) -> (status :Status);
+
+  # Read `length` bytes at `offset` from this replica; CRCs of the touched blocks are verified
+  # (EIO on a mismatch: the client tries another replica). Bytes past the chunk's length are zeros.
+  read @1 (chunk :ChunkRef, offset :UInt32, length :UInt32) -> (status :Status, data :Data);
+
+  # Make every op so far durable (fsync) on every replica of the chunk.
+  sync @2 (chunk :ChunkRef) -> (status :Status);
+
+  # Primary -> backup: apply op number `seq` of the chunk's log (strictly in order).
+  forward @3 (chunk :ChunkRef, seq :UInt64, op :ChunkOp) -> (status :Status);
+
+  # Metadata server -> replica: the chunk now has this version and replica set; the replica at
+  # `primary` is its primary until leaseMs from now. A new chunk is created empty. The primary
+  # brings every backup to its own state before accepting writes.
+  assign @4 (chunk :ChunkRef, replicas :List(ServerAddress), primary :UInt32, leaseMs :UInt32)
+      -> (status :Status, info :ChunkInfo);
+
+  # Metadata server -> replica: drop this chunk (every version).
+  delete @5 (chunkId :UInt64) -> (status :Status);
+
+  # Peer -> replica: the whole chunk at its current version, for bringing a replica up to date.
+  fetch @6 (chunk :ChunkRef) -> (status :Status, info :ChunkInfo, data :Data);
+
+  # Chunks this server holds.
+  list @7 () -> (status :Status, chunks :List(ChunkInfo));
+}
+
+# The metadata server's face towards chunk servers (a second bootstrap on the same port).
+interface ChunkRegistry {
+  # A chunk server's first call after start: who it is, what it holds. `id` = its id from an earlier
+  # registration (kept in its data dir), or 0 for a new server.
+  register @0 (id :UInt32, address :Text, zone :Text, capacityBytes :UInt64, usedBytes :UInt64,
+               chunks :List(ChunkInfo), service :ChunkService)
+      -> (status :Status, id :UInt32, heartbeatMs :UInt32);
+  heartbeat @1 (id :UInt32, capacityBytes :UInt64, usedBytes :UInt64, chunkCount :UInt64)
+      -> (status :Status);
+  # The primary could not reach a backup within its deadline: drop it from the set (new version).
+  reportFailure @2 (chunk :ChunkRef, serverId :UInt32, reason :Text) -> (status :Status, newVersion :UInt64);
+}

@@ -1,0 +1,240 @@
+# The metadata service: what a mount (and the admin CLI) asks of basalt-meta.
+#
+# A client calls MetaService.openSession once and gets a Session capability; every filesystem call
+# is a method on it, so the caller's session is bound to the capability. Reads are plain methods.
+# Every mutation travels as a Command: the very record the metadata server logs and applies, so the
+# wire and the replicated log cannot drift apart. The client fills in what it knows (the op, its
+# credentials, its sequence number); the leader overwrites everything non-deterministic (time, new
+# ids) before the command is applied.
+@0xa74682d6b17dc3ce;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("basalt::rpc");
+
+using Common = import "common.capnp";
+using Status = Common.Status;
+using Time = Common.Time;
+using Attr = Common.Attr;
+using Credentials = Common.Credentials;
+using Chunk = import "chunk.capnp";
+
+# Bits of SetAttr.valid: which fields of a SetAttr command to apply.
+const setMode :UInt32 = 1;
+const setUid :UInt32 = 2;
+const setGid :UInt32 = 4;
+const setSize :UInt32 = 8;
+const setAtime :UInt32 = 16;       # atime from SetAttr.atime
+const setMtime :UInt32 = 32;       # mtime from SetAttr.mtime
+const setAtimeNow :UInt32 = 64;    # atime := command time (utimensat UTIME_NOW)
+const setMtimeNow :UInt32 = 128;   # mtime := command time
+const setKillSuidGid :UInt32 = 256; # clear S_ISUID, and S_ISGID when group-executable (write/truncate by a non-owner)
+
+# Flags of Rename.flags (the values of renameat2).
+const renameNoReplace :UInt32 = 1;
+const renameExchange :UInt32 = 2;
+
+# Flags of SetXattr.flags (the values of setxattr(2)).
+const xattrCreate :UInt32 = 1;
+const xattrReplace :UInt32 = 2;
+
+# One metadata mutation. apply(command, state) is the only code that changes metadata; it depends on
+# nothing but this record and the current state.
+struct Command {
+  time @0 :Time;           # leader-filled: "now" for every timestamp this command sets
+  session @1 :UInt64;      # the issuing session (0 = the server itself)
+  seq @2 :UInt64;          # the session's sequence number for this request; (session, seq) identifies a
+                           # retry, which is answered from the dedup table instead of applied again. 0 = none
+  cred @3 :Credentials;    # the caller; apply() checks permissions against these
+
+  union {
+    noop @4 :Void;
+    create @5 :Create;
+    link @6 :Link;
+    remove @7 :Remove;
+    rename @8 :Rename;
+    setAttr @9 :SetAttr;
+    setXattr @10 :SetXattr;
+    removeXattr @11 :RemoveXattr;
+    commitWrite @12 :CommitWrite;
+    reclaim @13 :Reclaim;
+    openSession @14 :OpenSession;
+    closeSession @15 :CloseSession;
+  }
+
+  # mknod, mkdir, symlink and create(2). The mode already has the caller's umask applied.
+  struct Create {
+    parent @0 :UInt64;
+    name @1 :Text;
+    mode @2 :UInt32;         # S_IFREG/S_IFDIR/S_IFLNK/S_IFIFO/S_IFSOCK/S_IFCHR/S_IFBLK | permissions
+    rdev @3 :UInt64;         # device nodes only
+    target @4 :Text;         # symlinks only
+    exclusive @5 :Bool;      # O_EXCL (and always for mkdir/mknod/symlink): EEXIST if the name exists;
+                             # otherwise an existing regular file is opened instead
+    truncate @6 :Bool;       # O_TRUNC: an existing regular file is truncated to 0
+    open @7 :Bool;           # also open the file: Reply.handle is set
+    openFlags @8 :UInt32;    # the open(2) flags, when open is set
+    ino @9 :UInt64;          # leader-filled: the new inode's number
+    generation @10 :UInt64;  # leader-filled: the new inode's generation
+  }
+
+  # link(2): a new name for an existing inode (not a directory).
+  struct Link {
+    ino @0 :UInt64;
+    newParent @1 :UInt64;
+    newName @2 :Text;
+  }
+
+  # unlink(2) and rmdir(2).
+  struct Remove {
+    parent @0 :UInt64;
+    name @1 :Text;
+    directory @2 :Bool;      # rmdir: the target must be an empty directory
+  }
+
+  # rename(2) and renameat2(2).
+  struct Rename {
+    parent @0 :UInt64;
+    name @1 :Text;
+    newParent @2 :UInt64;
+    newName @3 :Text;
+    flags @4 :UInt32;        # renameNoReplace | renameExchange
+  }
+
+  # chmod, chown, truncate, utimensat.
+  struct SetAttr {
+    ino @0 :UInt64;
+    valid @1 :UInt32;        # bits set* above
+    mode @2 :UInt32;         # permission bits (and suid/sgid/sticky); the type is never changed
+    uid @3 :UInt32;
+    gid @4 :UInt32;
+    size @5 :UInt64;
+    atime @6 :Time;
+    mtime @7 :Time;
+    handle @8 :UInt64;       # the open handle the change was made through (ftruncate), 0 = by path
+  }
+
+  struct SetXattr {
+    ino @0 :UInt64;
+    name @1 :Text;
+    value @2 :Data;
+    flags @3 :UInt32;        # xattrCreate | xattrReplace
+  }
+
+  struct RemoveXattr {
+    ino @0 :UInt64;
+    name @1 :Text;
+  }
+
+  # The data path reports what a write did: the file is now at least `size` bytes long, its mtime and
+  # ctime become the command time. Never shrinks a file (truncation is SetAttr).
+  struct CommitWrite {
+    ino @0 :UInt64;
+    size @1 :UInt64;
+    killSuidGid @2 :Bool;    # the writer was not the owner: clear suid/sgid as write(2) does
+  }
+
+  # Server-internal: free an inode whose last name and last open handle are gone.
+  struct Reclaim {
+    ino @0 :UInt64;
+  }
+
+  # Server-internal: a session appears (id leader-filled) or ends.
+  struct OpenSession {
+    id @0 :UInt64;
+    clientName @1 :Text;
+  }
+  struct CloseSession {
+    id @0 :UInt64;
+  }
+}
+
+# The answer to one Command.
+struct Reply {
+  status @0 :Status;
+  attr @1 :Attr;           # the inode the command created or changed, after the change (when any)
+  handle @2 :UInt64;       # Create with open: the new open handle
+  existed @3 :Bool;        # Create without exclusive found an existing file and opened it
+}
+
+# One directory entry as readDir returns it.
+struct DirEntry {
+  name @0 :Text;
+  ino @1 :UInt64;
+  mode @2 :UInt32;         # only the S_IFMT bits are guaranteed without `plus`
+  cookie @3 :UInt64;       # pass this back to continue after this entry; stable while the directory changes
+  attr @4 :Attr;           # full attributes, with readDir's `plus`
+}
+
+# statfs(2).
+struct FsStat {
+  blockSize @0 :UInt32;
+  blocks @1 :UInt64;       # total capacity in blockSize units (sum over chunk servers)
+  blocksFree @2 :UInt64;
+  blocksAvail @3 :UInt64;
+  files @4 :UInt64;
+  filesFree @5 :UInt64;
+  nameMax @6 :UInt32;
+}
+
+# What `basalt status` shows.
+struct ClusterInfo {
+  metaAddress @0 :Text;
+  inodes @1 :UInt64;
+  sessions @2 :List(SessionInfo);
+  chunkServers @3 :List(ChunkServerInfo);
+  uptimeMs @4 :UInt64;
+
+  struct SessionInfo {
+    id @0 :UInt64;
+    clientName @1 :Text;
+    leaseRemainingMs @2 :Int64;
+    openHandles @3 :UInt32;
+  }
+  struct ChunkServerInfo {
+    id @0 :UInt32;
+    address @1 :Text;
+    zone @2 :Text;
+    alive @3 :Bool;
+    capacityBytes @4 :UInt64;
+    usedBytes @5 :UInt64;
+    chunks @6 :UInt64;
+    lastHeartbeatMsAgo @7 :Int64;
+  }
+}
+
+interface Session {
+  # Every mutation. Retrying with the same (session, seq) returns the first answer.
+  mutate @0 (command :Command) -> (reply :Reply);
+
+  lookup @1 (cred :Credentials, parent :UInt64, name :Text) -> (status :Status, attr :Attr);
+  getAttr @2 (ino :UInt64) -> (status :Status, attr :Attr);
+  # Entries after `cookie` (0 = from the start, which includes "." and ".."), at most maxEntries.
+  readDir @3 (cred :Credentials, ino :UInt64, cookie :UInt64, maxEntries :UInt32, plus :Bool)
+      -> (status :Status, entries :List(DirEntry), eof :Bool);
+  readLink @4 (ino :UInt64) -> (status :Status, target :Text);
+  getXattr @5 (cred :Credentials, ino :UInt64, name :Text) -> (status :Status, value :Data);
+  listXattr @6 (cred :Credentials, ino :UInt64) -> (status :Status, names :List(Text));
+  statFs @7 () -> (status :Status, stat :FsStat);
+  # access(2): mask of R_OK|W_OK|X_OK (F_OK = 0).
+  access @8 (cred :Credentials, ino :UInt64, mask :UInt32) -> (status :Status);
+  # open(2) of an existing inode: permission check against flags; O_TRUNC truncates (a mutation with
+  # this seq). The handle keeps an unlinked inode alive until release.
+  open @9 (cred :Credentials, ino :UInt64, flags :UInt32, seq :UInt64)
+      -> (status :Status, attr :Attr, handle :UInt64);
+  release @10 (handle :UInt64) -> (status :Status);
+  # Heartbeat: renews the session lease. `openHandles` re-declares this client's open handles
+  # (after a metadata server restart), so open-unlinked files are not reclaimed under it.
+  renew @11 (openInodes :List(UInt64)) -> (status :Status, leaseMs :UInt32);
+  # Where chunk `index` of a file lives. forWrite: allocate the chunk if it is a hole and make sure one
+  # replica holds a primary lease.
+  getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool) -> (status :Status, layout :Chunk.ChunkLayout);
+}
+
+interface MetaService {
+  # A mount's first call. `resume` = a session id this client held before (after a reconnect), or 0.
+  openSession @0 (clientName :Text, resume :UInt64)
+      -> (status :Status, session :Session, id :UInt64, leaseMs :UInt32);
+  clusterInfo @1 () -> (info :ClusterInfo);
+  # For chunk servers: the registry they register and heartbeat with.
+  chunkRegistry @2 () -> (registry :Chunk.ChunkRegistry);
+}
