@@ -29,13 +29,13 @@ const setAtimeNow :UInt32 = 64;    # atime := command time (utimensat UTIME_NOW)
 const setMtimeNow :UInt32 = 128;   # mtime := command time
 const setKillSuidGid :UInt32 = 256; # clear S_ISUID, and S_ISGID when group-executable (write/truncate by a non-owner)
 
-# Flags of Rename.flags (the values of renameat2).
-const renameNoReplace :UInt32 = 1;
-const renameExchange :UInt32 = 2;
+# Flags of Rename.flags (the values of renameat2). Named so they do not clash with the libc macros.
+const renameFlagNoReplace :UInt32 = 1;
+const renameFlagExchange :UInt32 = 2;
 
 # Flags of SetXattr.flags (the values of setxattr(2)).
-const xattrCreate :UInt32 = 1;
-const xattrReplace :UInt32 = 2;
+const xattrFlagCreate :UInt32 = 1;
+const xattrFlagReplace :UInt32 = 2;
 
 # One metadata mutation. apply(command, state) is the only code that changes metadata; it depends on
 # nothing but this record and the current state.
@@ -97,7 +97,7 @@ struct Command {
     name @1 :Text;
     newParent @2 :UInt64;
     newName @3 :Text;
-    flags @4 :UInt32;        # renameNoReplace | renameExchange
+    flags @4 :UInt32;        # renameFlagNoReplace | renameFlagExchange (the renameat2 values)
   }
 
   # chmod, chown, truncate, utimensat.
@@ -117,7 +117,7 @@ struct Command {
     ino @0 :UInt64;
     name @1 :Text;
     value @2 :Data;
-    flags @3 :UInt32;        # xattrCreate | xattrReplace
+    flags @3 :UInt32;        # xattrFlagCreate | xattrFlagReplace (the setxattr values)
   }
 
   struct RemoveXattr {
