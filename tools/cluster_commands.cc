@@ -1,0 +1,220 @@
+#include "tools/cluster_commands.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+
+#include "tools/cluster_dir.h"
+#include "tools/process.h"
+
+namespace basalt::tools {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto kStartTimeout = seconds(15);
+constexpr auto kStopGrace = seconds(10);
+
+std::string mountRecordName(const std::string& mountpoint) {
+  std::string name = "mount";
+  for (char c : mountpoint) name += (isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return name;
+}
+
+// Starts one daemon (unless its record shows it running) and waits for its port file.
+// Returns the address it listens on, or "" after printing why it failed.
+std::string startServer(const ClusterDir& dir, const std::string& name, const std::string& exe,
+                        std::vector<std::string> args, const std::string& wantPort) {
+  if (auto r = dir.readRecord(name); r && isRunning(r->pid, exe)) {
+    std::cout << "  " << name << " already running (pid " << r->pid << ") on " << r->address << "\n";
+    return r->address;
+  }
+  std::string portFile = dir.runFile(name + ".addr");
+  unlink(portFile.c_str());
+  args.push_back("--listen");
+  args.push_back("127.0.0.1:" + wantPort);
+  args.push_back("--port-file");
+  args.push_back(portFile);
+  std::string error;
+  std::string logFile = dir.logFile(name);
+  int pid = spawnDaemon(selfDir() + "/" + exe, args, logFile, error);
+  if (pid < 0) {
+    std::cerr << "basalt: cannot start " << name << ": " << error << "\n";
+    return "";
+  }
+  std::string address;
+  bool up = waitUntil(kStartTimeout, [&] {
+    if (auto text = readFile(portFile); text && !text->empty() && text->back() == '\n') {
+      address = text->substr(0, text->size() - 1);
+      return true;
+    }
+    return !isRunning(pid, exe);
+  });
+  if (!up || address.empty() || !isRunning(pid, exe)) {
+    if (wantPort != "0" && isRunning(pid, exe) == false) {
+      // The recorded port may be taken by now: one more try on a fresh port.
+      std::cerr << "  " << name << " could not use port " << wantPort << "; trying a new port\n";
+      args.resize(args.size() - 4);
+      return startServer(dir, name, exe, args, "0");
+    }
+    std::cerr << "basalt: " << name << " did not start (log " << logFile << "):\n"
+              << tailFile(logFile, 10);
+    stopProcess(pid, exe, milliseconds(1000));
+    return "";
+  }
+  dir.writeRecord({name, pid, address, ""});
+  std::cout << "  started " << name << " (pid " << pid << ") on " << address << "\n";
+  return address;
+}
+
+std::string portOf(const std::string& address) {
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? "0" : address.substr(colon + 1);
+}
+
+}  // namespace
+
+int runUp(const UpOptions& options) {
+  ClusterDir dir(options.dir);
+  bool existed = dir.exists();
+  if (auto err = dir.create(); !err.empty()) {
+    std::cerr << "basalt: " << err << "\n";
+    return 1;
+  }
+  dir = ClusterDir(absolutePath(options.dir));
+  auto config = dir.readConfig();
+  if (!existed) {
+    config["chunks"] = std::to_string(options.chunks);
+    config["replicas"] = std::to_string(options.replicas);
+  } else {
+    if (options.chunksGiven && options.chunks > std::stoi(config["chunks"])) {
+      config["chunks"] = std::to_string(options.chunks);  // grow the cluster
+    }
+    if (options.replicasGiven && std::to_string(options.replicas) != config["replicas"]) {
+      std::cerr << "basalt: note: the cluster in " << dir.path() << " keeps replicas="
+                << config["replicas"] << " (use `basalt setrepl` to change a directory)\n";
+    }
+  }
+  int chunks = std::stoi(config["chunks"]);
+  if (chunks < 1 || std::stoi(config["replicas"]) < 1) {
+    std::cerr << "basalt: --chunks and --replicas must be at least 1\n";
+    return 1;
+  }
+  std::cout << (existed ? "Restarting" : "Starting") << " the Basalt cluster in " << dir.path()
+            << "\n";
+
+  std::string metaAddress =
+      startServer(dir, "meta", "basalt-meta",
+                  {"--data", dir.metaDataDir(), "--replicas", config["replicas"]},
+                  config.count("meta.port") ? config["meta.port"] : "0");
+  if (metaAddress.empty()) return 1;
+  config["meta.port"] = portOf(metaAddress);
+  dir.writeConfig(config);
+
+  for (int i = 1; i <= chunks; ++i) {
+    std::string name = "chunk" + std::to_string(i);
+    std::string address =
+        startServer(dir, name, "basalt-chunk", {"--data", dir.chunkDataDir(i), "--meta", metaAddress},
+                    config.count(name + ".port") ? config[name + ".port"] : "0");
+    if (address.empty()) return 1;
+    config[name + ".port"] = portOf(address);
+    dir.writeConfig(config);
+  }
+
+  if (!options.mount.empty()) {
+    int rc = runMount(dir.path(), options.mount);
+    if (rc != 0) return rc;
+  }
+  std::cout << "The cluster is up: metadata server " << metaAddress << ", " << chunks
+            << " chunk servers, " << config["replicas"] << " replicas per chunk.\n";
+  if (!options.mount.empty()) {
+    std::cout << "Use it at " << absolutePath(options.mount) << "; stop it with: basalt down --dir "
+              << dir.path() << "\n";
+  }
+  return 0;
+}
+
+int runMount(const std::string& dirPath, const std::string& mountpointArg) {
+  ClusterDir dir(absolutePath(dirPath));
+  auto meta = dir.readRecord("meta");
+  if (!meta || !isRunning(meta->pid, "basalt-meta")) {
+    std::cerr << "basalt: no running metadata server in " << dir.path()
+              << " (start the cluster with `basalt up --dir " << dirPath << "`)\n";
+    return 1;
+  }
+  if (mkdir(mountpointArg.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::cerr << "basalt: cannot create mountpoint " << mountpointArg << ": " << strerror(errno)
+              << "\n";
+    return 1;
+  }
+  std::string mountpoint = absolutePath(mountpointArg);
+  std::string name = mountRecordName(mountpoint);
+  if (auto r = dir.readRecord(name); r && isRunning(r->pid, "basalt-mount") &&
+                                     isFuseMounted(mountpoint)) {
+    std::cout << "  " << mountpoint << " already mounted (pid " << r->pid << ")\n";
+    return 0;
+  }
+  if (isFuseMounted(mountpoint)) {
+    std::cerr << "basalt: " << mountpoint << " is already a FUSE mount of something else\n";
+    return 1;
+  }
+  std::string error;
+  std::string logFile = dir.logFile(name);
+  int pid = spawnDaemon(selfDir() + "/basalt-mount", {meta->address, mountpoint, "-f"}, logFile,
+                        error);
+  if (pid < 0) {
+    std::cerr << "basalt: cannot start basalt-mount: " << error << "\n";
+    return 1;
+  }
+  bool mounted = waitUntil(kStartTimeout, [&] {
+    return isFuseMounted(mountpoint) || !isRunning(pid, "basalt-mount");
+  });
+  if (!mounted || !isRunning(pid, "basalt-mount")) {
+    std::cerr << "basalt: mounting " << mountpoint << " failed (log " << logFile << "):\n"
+              << tailFile(logFile, 10);
+    stopProcess(pid, "basalt-mount", milliseconds(1000));
+    return 1;
+  }
+  dir.writeRecord({name, pid, "-", mountpoint});
+  std::cout << "  mounted " << mountpoint << " (basalt-mount pid " << pid << ")\n";
+  return 0;
+}
+
+int runDown(const std::string& dirPath) {
+  ClusterDir dir(absolutePath(dirPath));
+  auto records = dir.readRecords();
+  if (records.empty()) {
+    std::cout << "Nothing is running for " << dir.path() << "\n";
+    return 0;
+  }
+  int failures = 0;
+  // Mounts first (so no client sees servers vanish), then chunk servers, then the metadata server.
+  std::reverse(records.begin(), records.end());
+  for (const auto& r : records) {
+    bool isMount = !r.mountpoint.empty();
+    std::string exe = isMount ? "basalt-mount" : r.name == "meta" ? "basalt-meta" : "basalt-chunk";
+    if (isMount && isFuseMounted(r.mountpoint)) {
+      int rc = system(("fusermount3 -u '" + r.mountpoint + "' 2>/dev/null").c_str());
+      if (rc != 0 || !waitUntil(kStopGrace, [&] { return !isRunning(r.pid, exe); })) {
+        system(("fusermount3 -u -z '" + r.mountpoint + "' 2>/dev/null").c_str());
+        std::cout << "  " << r.mountpoint << " was busy; detached it lazily\n";
+      }
+    }
+    std::string what = stopProcess(r.pid, exe, kStopGrace);
+    if (what.find("killed") != std::string::npos) ++failures;
+    std::cout << "  " << (isMount ? "unmounted " + r.mountpoint + ": " : r.name + ": ") << what
+              << " (pid " << r.pid << ")\n";
+    dir.removeRecord(r.name);
+  }
+  std::cout << "The cluster in " << dir.path() << " is down; its data stays there ("
+            << "`basalt up --dir " << dirPath << "` starts it again).\n";
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace basalt::tools

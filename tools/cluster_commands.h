@@ -1,0 +1,23 @@
+// `basalt up`, `down`, `mount`, `status`: the local-cluster launcher.
+// Each returns the process exit code and prints what it did.
+#pragma once
+
+#include <string>
+
+namespace basalt::tools {
+
+struct UpOptions {
+  std::string dir = ".basalt";
+  std::string mount = "mnt";   // "" = do not mount
+  int chunks = 3;
+  int replicas = 2;
+  bool chunksGiven = false;    // --chunks was passed (else the cluster's recorded count)
+  bool replicasGiven = false;
+};
+
+int runUp(const UpOptions& options);
+int runDown(const std::string& dir);
+int runMount(const std::string& dir, const std::string& mountpoint);
+int runStatus(const std::string& dir);
+
+}  // namespace basalt::tools

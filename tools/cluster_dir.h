@@ -1,0 +1,57 @@
+// The directory of a local cluster (`basalt up --dir DIR`): what it contains and what is running.
+//
+//   DIR/cluster.conf     the cluster's shape, fixed at first start: chunk count, replicas, ports
+//   DIR/run/             what runs now: one file per process, "pid address" (+ mountpoint)
+//   DIR/meta/, DIR/chunkN/   the daemons' data dirs
+//   DIR/logs/NAME.log    each daemon's stderr
+//
+// Thread-safety: none needed (the CLI is single-threaded).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace basalt::tools {
+
+// A running (or once-running) process of the cluster, as recorded in DIR/run/NAME.
+struct ProcessRecord {
+  std::string name;        // "meta", "chunk1", "mount-<hash>"
+  int pid = 0;
+  std::string address;     // HOST:PORT it listens on ("-" for mounts)
+  std::string mountpoint;  // mounts only
+};
+
+class ClusterDir {
+ public:
+  explicit ClusterDir(std::string dir);
+
+  const std::string& path() const { return dir_; }
+  std::string metaDataDir() const { return dir_ + "/meta"; }
+  std::string chunkDataDir(int n) const { return dir_ + "/chunk" + std::to_string(n); }
+  std::string logFile(const std::string& name) const { return dir_ + "/logs/" + name + ".log"; }
+  std::string runFile(const std::string& name) const { return dir_ + "/run/" + name; }
+
+  // Creates DIR and its subfolders. Returns an error message, or "" on success.
+  std::string create();
+  bool exists() const;
+
+  // cluster.conf as key=value pairs; missing file = empty map.
+  std::map<std::string, std::string> readConfig() const;
+  std::string writeConfig(const std::map<std::string, std::string>& config) const;
+
+  std::vector<ProcessRecord> readRecords() const;
+  std::optional<ProcessRecord> readRecord(const std::string& name) const;
+  std::string writeRecord(const ProcessRecord& record) const;
+  void removeRecord(const std::string& name) const;
+
+ private:
+  std::string dir_;
+};
+
+// Writes `content` to `path` atomically (temp file + rename). Returns an error message or "".
+std::string writeFileAtomically(const std::string& path, const std::string& content);
+std::optional<std::string> readFile(const std::string& path);
+
+}  // namespace basalt::tools

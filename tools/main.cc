@@ -1,0 +1,39 @@
+// basalt: the admin CLI and local-cluster launcher. Only parses the command line and dispatches.
+#include <CLI/CLI.hpp>
+
+#include "tools/cluster_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"basalt: run and administer a Basalt distributed filesystem"};
+  app.require_subcommand(1);
+
+  basalt::tools::UpOptions up;
+  auto* upCmd = app.add_subcommand("up", "Start a local cluster (or restart it) and mount it");
+  upCmd->add_option("--dir", up.dir, "Cluster directory (data, logs, pids)")->capture_default_str();
+  upCmd->add_option("--mount", up.mount, "Mountpoint (\"\" for none)")->capture_default_str();
+  auto* chunksOpt = upCmd->add_option("--chunks", up.chunks, "Chunk servers")->capture_default_str();
+  auto* replOpt = upCmd->add_option("--replicas", up.replicas, "Replicas per chunk")->capture_default_str();
+
+  std::string dir = ".basalt";
+  auto* downCmd = app.add_subcommand("down", "Unmount and stop everything `basalt up` started");
+  downCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+
+  std::string mountpoint;
+  auto* mountCmd = app.add_subcommand("mount", "Mount the cluster of DIR once more (another client)");
+  mountCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+  mountCmd->add_option("MOUNTPOINT", mountpoint, "Where to mount")->required();
+
+  auto* statusCmd = app.add_subcommand("status", "Show every server and mount with its health");
+  statusCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  if (upCmd->parsed()) {
+    up.chunksGiven = chunksOpt->count() > 0;
+    up.replicasGiven = replOpt->count() > 0;
+    return basalt::tools::runUp(up);
+  }
+  if (downCmd->parsed()) return basalt::tools::runDown(dir);
+  if (mountCmd->parsed()) return basalt::tools::runMount(dir, mountpoint);
+  if (statusCmd->parsed()) return basalt::tools::runStatus(dir);
+  return 2;
+}
