@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Ordinary tools on the namespace: mkdir -p, ln, ln -s, mv, chmod -R, chown, touch -d, find,
+# ls -laR, setfattr/getfattr; the same script on a local directory must give the same listing.
+source "$(dirname "$0")/lib.sh"
+start_cluster
+LOCAL=$E2E_TMP/local
+mkdir -p "$LOCAL"
+
+scenario() {
+  cd "$1"
+  mkdir -p a/b/c/d a/x/y
+  touch a/b/file1 a/b/c/file2 a/x/y/file3
+  ln a/b/file1 a/b/hard1
+  ln -s ../b/file1 a/x/sym1
+  ln -s /nonexistent a/dangling
+  mv a/x/y a/b/c/y
+  mv a/b/c/file2 a/file2-moved
+  chmod -R go-rwx a/b
+  chmod 2775 a/x
+  mkdir a/x/inherits
+  chown -R 1000:1000 a/b/c
+  chown 1001 a/file2-moved
+  touch -d "2021-06-07 08:09:10.123456789" a/b/file1
+  touch -h -d "2019-01-01 00:00:00" a/x/sym1
+  setfattr -n user.note -v "hello world" a/file2-moved
+  cd /
+}
+scenario "$LOCAL"
+scenario "$MNT"
+
+listing() {
+  (cd "$1" && find . -printf '%p %y %M %n %U %G %s %l\n' | sort)
+}
+diff <(listing "$LOCAL") <(listing "$MNT") || fail "find listings differ (left local, right basalt)"
+diff <(cd "$LOCAL" && ls -laR --time-style=+%s.%N . | grep -v '^total' | awk '{$6=""; print}') \
+     <(cd "$MNT" && ls -laR --time-style=+%s.%N . | grep -v '^total' | awk '{$6=""; print}') ||
+  fail "ls -laR differs apart from the times of directories changed by the scenario"
+[[ "$(stat -c %y "$MNT/a/b/file1")" == "$(stat -c %y "$LOCAL/a/b/file1")" ]] || fail "touch -d time differs"
+[[ "$(getfattr --only-values -n user.note "$MNT/a/file2-moved")" == "hello world" ]] || fail "getfattr"
+[[ "$(stat -c %a "$MNT/a/x/inherits")" == "$(stat -c %a "$LOCAL/a/x/inherits")" ]] || fail "setgid inheritance differs"
+[[ "$(find "$MNT" -name file3)" == "$MNT/a/b/c/y/file3" ]] || fail "find -name"
+rm -rf "$MNT/a"
+[[ -z "$(ls -A "$MNT")" ]] || fail "rm -rf left $(ls -A "$MNT")"
+log "ok"
