@@ -75,6 +75,7 @@ struct Command {
     openFlags @8 :UInt32;    # the open(2) flags, when open is set
     ino @9 :UInt64;          # leader-filled: the new inode's number
     generation @10 :UInt64;  # leader-filled: the new inode's generation
+    handle @11 :UInt64;      # leader-filled when `open` is set: the open handle Reply.handle returns
   }
 
   # link(2): a new name for an existing inode (not a directory).
