@@ -92,6 +92,7 @@ int runUp(const UpOptions& options) {
   if (!existed) {
     config["chunks"] = std::to_string(options.chunks);
     config["replicas"] = std::to_string(options.replicas);
+    if (options.chunkSize) config["chunk-size"] = std::to_string(options.chunkSize);
   } else {
     if (options.chunksGiven && options.chunks > std::stoi(config["chunks"])) {
       config["chunks"] = std::to_string(options.chunks);  // grow the cluster
@@ -109,10 +110,13 @@ int runUp(const UpOptions& options) {
   std::cout << (existed ? "Restarting" : "Starting") << " the Basalt cluster in " << dir.path()
             << "\n";
 
-  std::string metaAddress =
-      startServer(dir, "meta", "basalt-meta",
-                  {"--data", dir.metaDataDir(), "--replicas", config["replicas"]},
-                  config.count("meta.port") ? config["meta.port"] : "0");
+  std::vector<std::string> metaArgs = {"--data", dir.metaDataDir(), "--replicas", config["replicas"]};
+  if (config.count("chunk-size")) {
+    metaArgs.push_back("--chunk-size");
+    metaArgs.push_back(config["chunk-size"]);
+  }
+  std::string metaAddress = startServer(dir, "meta", "basalt-meta", metaArgs,
+                                        config.count("meta.port") ? config["meta.port"] : "0");
   if (metaAddress.empty()) return 1;
   config["meta.port"] = portOf(metaAddress);
   dir.writeConfig(config);

@@ -2,6 +2,7 @@
 // Each returns the process exit code and prints what it did.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace basalt::tools {
@@ -11,6 +12,7 @@ struct UpOptions {
   std::string mount = "mnt";   // "" = do not mount
   int chunks = 3;
   int replicas = 2;
+  uint64_t chunkSize = 0;       // bytes per chunk of new files; 0 = the metadata server's default
   bool chunksGiven = false;    // --chunks was passed (else the cluster's recorded count)
   bool replicasGiven = false;
 };

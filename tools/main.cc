@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   upCmd->add_option("--mount", up.mount, "Mountpoint (\"\" for none)")->capture_default_str();
   auto* chunksOpt = upCmd->add_option("--chunks", up.chunks, "Chunk servers")->capture_default_str();
   auto* replOpt = upCmd->add_option("--replicas", up.replicas, "Replicas per chunk")->capture_default_str();
+  upCmd->add_option("--chunk-size", up.chunkSize, "Bytes per chunk of new files (default: 64 MiB)");
 
   std::string dir = ".basalt";
   auto* downCmd = app.add_subcommand("down", "Unmount and stop everything `basalt up` started");

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# File data through a real mount with 3 chunk servers and 2 replicas, driven by ordinary tools:
+# cp -a + diff -r, rsync twice, tar round trip, git, sqlite3, a 5 GiB sparse file, and every replica
+# of every chunk identical.
+source "$(dirname "$0")/lib.sh"
+start_cluster --chunks 3 --replicas 2
+SRC=/usr/include
+
+log "cp -a $SRC"
+cp -a "$SRC" "$MNT/include"
+diff -r "$SRC" "$MNT/include" >/dev/null || fail "diff -r after cp -a found differences"
+
+log "rsync -a twice"
+rsync -a "$SRC/" "$MNT/rsynced/"
+diff -r "$SRC" "$MNT/rsynced" >/dev/null || fail "diff -r after rsync found differences"
+transferred=$(rsync -a --stats "$SRC/" "$MNT/rsynced/" | awk -F: '/Number of regular files transferred/ {gsub(/[ ,]/, "", $2); print $2}')
+[[ "$transferred" == 0 ]] || fail "the second rsync transferred $transferred files"
+
+log "tar round trip"
+tar -C "$SRC" -cf - . | tar -C "$MNT" -xf - --one-top-level=untarred 2>/dev/null ||
+  { mkdir -p "$MNT/untarred" && tar -C "$SRC" -cf - . | tar -C "$MNT/untarred" -xf -; }
+diff -r "$SRC" "$MNT/untarred" >/dev/null || fail "diff -r after tar x found differences"
+tar -C "$MNT/untarred" -cf "$E2E_TMP/back.tar" . && tar -tf "$E2E_TMP/back.tar" | wc -l >/dev/null ||
+  fail "tar c from the mount"
+
+log "git"
+(
+  cd "$MNT" && mkdir repo && cd repo && git init -q &&
+    cp -a "$SRC/linux" . && git add -A &&
+    git -c user.name=t -c user.email=t@example.com commit -qm "first" &&
+    echo change >>linux/types.h && git -c user.name=t -c user.email=t@example.com commit -qam second &&
+    [[ $(git log --oneline | wc -l) == 2 ]] && git fsck --full 2>&1 && [[ -z "$(git status --porcelain)" ]]
+) >"$E2E_TMP/git.log" 2>&1 || { cat "$E2E_TMP/git.log"; fail "git init/add/commit/log/fsck"; }
+
+log "sqlite3"
+sqlite3 "$MNT/db.sqlite" "create table t(k integer primary key, v text);" ||
+  fail "sqlite3 create"
+for i in $(seq 1 20); do
+  sqlite3 "$MNT/db.sqlite" "begin; $(for j in $(seq 1 50); do echo "insert into t(v) values (hex(randomblob(100)));"; done) commit;" ||
+    fail "sqlite3 insert batch $i"
+done
+[[ $(sqlite3 "$MNT/db.sqlite" "select count(*) from t;") == 1000 ]] || fail "sqlite3 count"
+[[ $(sqlite3 "$MNT/db.sqlite" "pragma integrity_check;") == ok ]] || fail "sqlite3 integrity_check"
+
+log "5 GiB sparse file"
+head -c 1M /dev/urandom >"$E2E_TMP/head.bin"
+head -c 1M /dev/urandom >"$E2E_TMP/tail.bin"
+dd if="$E2E_TMP/head.bin" of="$MNT/sparse" bs=1M conv=notrunc status=none
+dd if="$E2E_TMP/tail.bin" of="$MNT/sparse" bs=1M seek=5119 conv=notrunc status=none
+[[ $(stat -c %s "$MNT/sparse") == $((5 * 1024 * 1024 * 1024)) ]] || fail "sparse size $(stat -c %s "$MNT/sparse")"
+cmp <(head -c 1M "$MNT/sparse") "$E2E_TMP/head.bin" || fail "sparse head differs"
+cmp <(tail -c 1M "$MNT/sparse") "$E2E_TMP/tail.bin" || fail "sparse tail differs"
+cmp <(dd if="$MNT/sparse" bs=1M skip=2000 count=8 status=none) <(head -c 8M /dev/zero) || fail "sparse hole is not zeros"
+used=$(du -sk "$CLUSTER" | awk '{print $1}')
+(( used < 1024 * 1024 )) || fail "the sparse file uses ${used} KiB on the chunk servers"
+
+log "every replica of every chunk identical"
+basalt verify --dir "$CLUSTER" >"$E2E_TMP/verify.log" 2>&1 || { tail -20 "$E2E_TMP/verify.log"; fail "basalt verify found differing replicas"; }
+grep -q "replicas identical" "$E2E_TMP/verify.log" || { cat "$E2E_TMP/verify.log"; fail "basalt verify said nothing"; }
+
+log "deleting frees chunks"
+before=$(du -sk "$CLUSTER" | awk '{print $1}')
+rm -rf "$MNT/include" "$MNT/rsynced" "$MNT/untarred" "$MNT/sparse"
+wait_for 30 "chunks freed after rm -rf" bash -c "(( \$(du -sk '$CLUSTER' | awk '{print \$1}') < $before / 2 ))"
+log "ok"
