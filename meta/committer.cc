@@ -1,0 +1,104 @@
+#include "meta/committer.h"
+
+#include <kj/debug.h>
+
+#include "server/rpc.h"
+
+namespace basalt::meta {
+
+struct Committer::Item {
+  kj::Own<capnp::MallocMessageBuilder> command;
+  kj::Own<kj::PromiseFulfiller<Applied>> fulfiller;
+  Applied result;
+};
+
+struct Committer::Batch {
+  std::vector<std::unique_ptr<Item>> items;
+};
+
+Committer::Committer(EventLoop& loop, Store& store, Logger log)
+    : loop_(loop), store_(store), log_(std::move(log)) {
+  errorHandler_ = kj::heap<TaskLogger>(log_);
+  tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
+}
+
+Committer::~Committer() = default;
+
+kj::Promise<Applied> Committer::submit(kj::Own<capnp::MallocMessageBuilder> command) {
+  auto paf = kj::newPromiseAndFulfiller<Applied>();
+  auto item = std::make_unique<Item>();
+  item->command = kj::mv(command);
+  item->fulfiller = kj::mv(paf.fulfiller);
+  queue_.push_back(std::move(item));
+  schedule();
+  return kj::mv(paf.promise);
+}
+
+kj::Promise<void> Committer::drain() {
+  if (queue_.empty() && !committing_) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  drainers_.push_back(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+void Committer::schedule() {
+  if (committing_ || scheduled_ || queue_.empty()) return;
+  // Start on a later turn of the loop, so that everything submitted in this turn joins the batch.
+  scheduled_ = true;
+  tasks_->add(kj::evalLater([this]() {
+    scheduled_ = false;
+    startBatch();
+  }));
+}
+
+void Committer::startBatch() {
+  if (committing_ || queue_.empty()) return;
+  committing_ = true;
+  auto batch = std::make_shared<Batch>();
+  batch->items = std::move(queue_);
+  queue_.clear();
+  if (batch->items.size() > largestBatch_) largestBatch_ = batch->items.size();
+  Store& store = store_;
+  tasks_->add(loop_.offload<bool>([batch, &store]() {
+                     Txn txn = store.beginWrite();
+                     for (auto& item : batch->items) {
+                       item->result = apply(item->command->getRoot<rpc::Command>().asReader(), txn);
+                     }
+                     txn.commit();  // full sync: durable when this returns
+                     return true;
+                   })
+                  .then([this, batch](bool) { finishBatch(batch, true, ""); },
+                        [this, batch](kj::Exception&& e) {
+                          finishBatch(batch, false, e.getDescription().cStr());
+                        }));
+}
+
+void Committer::finishBatch(std::shared_ptr<Batch> batch, bool committed, std::string error) {
+  if (committed) {
+    ++commits_;
+    commands_ += batch->items.size();
+    log_->debug("committed a batch of {} commands", batch->items.size());
+  } else {
+    log_->error("commit of a batch of {} commands failed: {}", batch->items.size(), error);
+  }
+  for (auto& item : batch->items) {
+    if (!committed) {
+      item->result = Applied{};
+      item->result.message = kj::heap<capnp::MallocMessageBuilder>();
+      Status::error(EIO, "metadata commit failed: " + error)
+          .toWire(item->result.message->initRoot<rpc::Reply>().initStatus());
+    } else if (afterCommit_) {
+      afterCommit_(item->command->getRoot<rpc::Command>().asReader(), item->result);
+    }
+    item->fulfiller->fulfill(kj::mv(item->result));
+  }
+  committing_ = false;
+  if (queue_.empty()) {
+    for (auto& d : drainers_) d->fulfill();
+    drainers_.clear();
+  } else {
+    schedule();
+  }
+}
+
+}  // namespace basalt::meta

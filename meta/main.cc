@@ -1,0 +1,82 @@
+// basalt-meta: the metadata server. Parses flags and wires store, server and RPC together.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "meta/capacity.h"
+#include "meta/daemon.h"
+#include "meta/meta_server.h"
+#include "meta/service.h"
+#include "meta/store.h"
+#include "server/rpc.h"
+
+using namespace basalt;
+
+namespace {
+int fail(const std::string& message) {
+  fprintf(stderr, "basalt-meta: %s\n", message.c_str());
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"basalt-meta: the Basalt metadata server"};
+  std::string data, listen, portFile, logLevel = "info";
+  uint32_t leaseMs = 10000;
+  bool fsckOnly = false;
+  app.add_option("--data", data, "data directory (created if missing)")->required();
+  app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free one)");
+  app.add_option("--port-file", portFile, "once listening, write HOST:PORT here");
+  app.add_option("--lease-ms", leaseMs, "session lease in milliseconds")->check(CLI::Range(100u, 3600000u));
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
+  app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());
+  }
+  if (!setLogLevel(logLevel)) return fail("unknown log level '" + logLevel + "'");
+  if (fsckOnly) return meta::runFsck(data);
+  if (listen.empty()) return fail("--listen HOST:PORT is required");
+
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
+  auto store = meta::Store::open(data);
+  if (!store.isOk()) return fail(store.status().message());
+
+  auto log = makeLogger("meta");
+  EventLoop loop;
+  SystemClock clock;
+  meta::StatvfsCapacity capacity(data);
+  meta::MetaServer server(loop, **store, clock, capacity, log, meta::MetaOptions{leaseMs});
+  server.start();
+  auto service = kj::heap<meta::MetaServiceImpl>(server, listen);
+  auto& serviceRef = *service;
+  auto rpc = kj::heap<RpcServer>(loop, kj::mv(service), log);
+  auto signal = loop.onSignal({SIGINT, SIGTERM});
+
+  uint port = 0;
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() { port = rpc->listen(listen).wait(loop.waitScope()); })) {
+    return fail("cannot listen on " + listen + ": " + e->getDescription().cStr());
+  }
+  std::string address = meta::withPort(listen, port);
+  serviceRef.setAddress(address);
+  if (!portFile.empty()) {
+    Status st = meta::writeFileAtomically(portFile, address + "\n");
+    if (!st.isOk()) return fail(st.message());
+  }
+  log->info("basalt-meta serving {} on {}", data, address);
+
+  int sig = signal.wait(loop.waitScope());
+  log->info("signal {}: stopping", sig);
+  rpc->stop();
+  server.shutdown().wait(loop.waitScope());
+  rpc = nullptr;
+  log->info("stopped cleanly");
+  return 0;
+}

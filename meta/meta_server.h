@@ -1,0 +1,134 @@
+// The metadata server's domain entry point: one per store, on one event loop. It is the "leader"
+// of ../shared/ARCHITECTURE.md with a single node: it fills the non-deterministic fields of
+// commands (time, inode numbers, generations, handles, session ids), feeds them to the Committer,
+// and keeps what lives only in memory: session leases, open handles, which orphans may be freed.
+//
+// Open-unlinked files: an inode is "pinned" while any open handle or any inode a client declared
+// in renew() refers to it. apply() records an inode whose nlink reached 0 in the orphans table;
+// after the commit, an orphan with no pin gets a Reclaim command, as does an orphan whose last pin
+// goes (release, renew without it, session expiry). After a start, orphans are only reclaimed once
+// one lease has passed, so clients can resume their sessions and re-declare their open inodes.
+//
+// The RPC adapters (service.h) only translate to and from these methods; tests call them directly.
+// Thread-safety: loop thread only.
+#pragma once
+
+#include <kj/async.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "meta/capacity.h"
+#include "meta/committer.h"
+#include "meta/perm.h"
+#include "meta/store.h"
+#include "server/clock.h"
+#include "server/event_loop.h"
+#include "server/log.h"
+
+namespace basalt::meta {
+
+struct MetaOptions {
+  uint32_t leaseMs = 10000;
+};
+
+struct SessionGrant {
+  uint64_t id = 0;
+  uint32_t leaseMs = 0;
+};
+
+struct Opened {
+  Inode attr;
+  uint64_t handle = 0;
+};
+
+struct SessionSummary {
+  uint64_t id = 0;
+  std::string clientName;
+  int64_t leaseRemainingMs = 0;
+  uint32_t openHandles = 0;
+};
+
+class MetaServer {
+ public:
+  // `store`, `clock`, `capacity` must outlive the server.
+  MetaServer(EventLoop& loop, Store& store, Clock& clock, CapacitySource& capacity, Logger log,
+             MetaOptions options = {});
+  ~MetaServer();
+
+  // Loads sessions and orphans from the store, starts the lease watchdog and the orphan grace period.
+  void start();
+
+  // Sessions. resume = an id held before: kept when the session still exists, else a new one.
+  kj::Promise<Result<SessionGrant>> openSession(std::string clientName, uint64_t resume);
+  // Renews the lease; `openInodes` replaces the inodes this session declares open (see above).
+  Result<uint32_t> renew(uint64_t session, const std::vector<uint64_t>& openInodes);
+  // ESTALE when the session is unknown or expired; also counts as activity (extends the lease).
+  Status touch(uint64_t session);
+
+  // Every client mutation. Rejects server-internal kinds (EPERM) and unknown sessions (ESTALE);
+  // resolves after the change is durable, with its Reply.
+  kj::Promise<Applied> mutate(uint64_t session, rpc::Command::Reader command);
+  // open(2) of an existing inode; O_TRUNC commits a truncation under `seq` first.
+  kj::Promise<Result<Opened>> open(uint64_t session, const Cred& cred, uint64_t ino, uint32_t flags, uint64_t seq);
+  Status release(uint64_t session, uint64_t handle);
+
+  Result<Capacity> capacity() { return capacity_.capacity(); }
+  std::vector<SessionSummary> sessions() const;
+  uint64_t uptimeMs() const;
+  const Store& store() const { return store_; }
+  Committer& committer() { return committer_; }
+  bool isOrphan(uint64_t ino) const { return orphans_.count(ino) != 0; }
+  bool isPinned(uint64_t ino) const { return pins_.count(ino) != 0; }
+
+  // Stops taking mutations (ESHUTDOWN) and resolves when the batch in flight has committed.
+  kj::Promise<void> shutdown();
+
+ private:
+  struct SessionState {
+    std::string clientName;
+    kj::TimePoint expires = kj::origin<kj::TimePoint>();
+    std::set<uint64_t> handles;
+    std::vector<uint64_t> declared;
+    bool closing = false;
+  };
+  struct Handle {
+    uint64_t session;
+    uint64_t ino;
+  };
+
+  kj::Own<capnp::MallocMessageBuilder> newCommand(uint64_t session);
+  void afterCommit(rpc::Command::Reader cmd, Applied& applied);
+  void pin(uint64_t ino);
+  void unpin(uint64_t ino);
+  void maybeReclaim(uint64_t ino);
+  void closeSession(uint64_t id, const char* why);
+  kj::Promise<void> watchLeases();
+  uint64_t newSessionId();
+
+  EventLoop& loop_;
+  Store& store_;
+  Clock& clock_;
+  CapacitySource& capacity_;
+  Logger log_;
+  MetaOptions options_;
+  Committer committer_;
+  kj::TimePoint startedAt_;
+  uint64_t nextIno_ = 0;
+  uint64_t generation_ = 0;
+  uint64_t nextHandle_ = 0;
+  bool graceOver_ = false;
+  bool stopping_ = false;
+  std::map<uint64_t, SessionState> sessions_;
+  std::unordered_map<uint64_t, Handle> handles_;
+  std::unordered_map<uint64_t, uint32_t> pins_;
+  std::set<uint64_t> orphans_;
+  std::set<uint64_t> reclaiming_;
+  kj::Own<kj::TaskSet::ErrorHandler> errorHandler_;
+  kj::Own<kj::TaskSet> tasks_;
+};
+
+}  // namespace basalt::meta

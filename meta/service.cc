@@ -1,0 +1,195 @@
+#include "meta/service.h"
+
+#include <kj/debug.h>
+
+#include "meta/reads.h"
+
+namespace basalt::meta {
+
+// ---- MetaService ---------------------------------------------------------------------------
+
+kj::Promise<void> MetaServiceImpl::openSession(OpenSessionContext context) {
+  auto params = context.getParams();
+  return server_.openSession(params.getClientName(), params.getResume())
+      .then([this, context](Result<SessionGrant> grant) mutable {
+        auto results = context.getResults();
+        grant.status().toWire(results.initStatus());
+        if (!grant.isOk()) return;
+        results.setId(grant->id);
+        results.setLeaseMs(grant->leaseMs);
+        results.setSession(kj::heap<SessionImpl>(server_, grant->id));
+      });
+}
+
+kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
+  auto info = context.getResults().initInfo();
+  info.setMetaAddress(address_);
+  info.setInodes(inodeCount(server_.store()));
+  info.setUptimeMs(server_.uptimeMs());
+  auto sessions = server_.sessions();
+  auto list = info.initSessions(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    list[i].setId(sessions[i].id);
+    list[i].setClientName(sessions[i].clientName);
+    list[i].setLeaseRemainingMs(sessions[i].leaseRemainingMs);
+    list[i].setOpenHandles(sessions[i].openHandles);
+  }
+  info.initChunkServers(0);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> MetaServiceImpl::chunkRegistry(ChunkRegistryContext) {
+  KJ_UNIMPLEMENTED("the chunk registry is not available yet (no data path)");
+}
+
+// ---- Session -------------------------------------------------------------------------------
+
+// Every Session call first checks (and extends) the session; a closed one answers ESTALE.
+#define SESSION_CHECK(results)                      \
+  do {                                              \
+    Status st_ = server_.touch(id_);                \
+    if (!st_.isOk()) {                              \
+      st_.toWire((results).initStatus());           \
+      return kj::READY_NOW;                         \
+    }                                               \
+  } while (0)
+
+kj::Promise<void> SessionImpl::mutate(MutateContext context) {
+  return server_.mutate(id_, context.getParams().getCommand()).then([context](Applied a) mutable {
+    context.getResults().setReply(a.reply());
+  });
+}
+
+kj::Promise<void> SessionImpl::lookup(LookupContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto n = meta::lookup(server_.store(), Cred::fromWire(p.getCred()), p.getParent(), p.getName());
+  n.status().toWire(r.initStatus());
+  if (n.isOk()) fillAttr(*n, r.initAttr());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::getAttr(GetAttrContext context) {
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto n = meta::getAttr(server_.store(), context.getParams().getIno());
+  n.status().toWire(r.initStatus());
+  if (n.isOk()) fillAttr(*n, r.initAttr());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::readDir(ReadDirContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto page = meta::readDir(server_.store(), Cred::fromWire(p.getCred()), p.getIno(), p.getCookie(),
+                            p.getMaxEntries(), p.getPlus());
+  page.status().toWire(r.initStatus());
+  if (!page.isOk()) return kj::READY_NOW;
+  auto list = r.initEntries(page->entries.size());
+  for (size_t i = 0; i < page->entries.size(); ++i) {
+    auto& e = page->entries[i];
+    list[i].setName(e.name);
+    list[i].setIno(e.ino);
+    list[i].setMode(e.mode);
+    list[i].setCookie(e.cookie);
+    if (p.getPlus()) fillAttr(e.attr, list[i].initAttr());
+  }
+  r.setEof(page->eof);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::readLink(ReadLinkContext context) {
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto target = meta::readLink(server_.store(), context.getParams().getIno());
+  target.status().toWire(r.initStatus());
+  if (target.isOk()) r.setTarget(*target);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::getXattr(GetXattrContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto v = meta::getXattr(server_.store(), Cred::fromWire(p.getCred()), p.getIno(), p.getName());
+  v.status().toWire(r.initStatus());
+  if (v.isOk()) r.setValue(kj::arrayPtr(reinterpret_cast<const kj::byte*>(v->data()), v->size()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::listXattr(ListXattrContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto names = meta::listXattr(server_.store(), Cred::fromWire(p.getCred()), p.getIno());
+  names.status().toWire(r.initStatus());
+  if (!names.isOk()) return kj::READY_NOW;
+  auto list = r.initNames(names->size());
+  for (size_t i = 0; i < names->size(); ++i) list.set(i, (*names)[i]);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::statFs(StatFsContext context) {
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  auto cap = server_.capacity();
+  cap.status().toWire(r.initStatus());
+  if (!cap.isOk()) return kj::READY_NOW;
+  auto st = r.initStat();
+  st.setBlockSize(cap->blockSize);
+  st.setBlocks(cap->blocks);
+  st.setBlocksFree(cap->blocksFree);
+  st.setBlocksAvail(cap->blocksAvail);
+  uint64_t used = inodeCount(server_.store());
+  constexpr uint64_t kFilesFree = 1ull << 32;  // inode numbers are 64-bit: report a large, fixed headroom
+  st.setFiles(used + kFilesFree);
+  st.setFilesFree(kFilesFree);
+  st.setNameMax(kMaxName);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::access(AccessContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  meta::access(server_.store(), Cred::fromWire(p.getCred()), p.getIno(), p.getMask()).toWire(r.initStatus());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::open(OpenContext context) {
+  auto p = context.getParams();
+  return server_.open(id_, Cred::fromWire(p.getCred()), p.getIno(), p.getFlags(), p.getSeq())
+      .then([context](Result<Opened> o) mutable {
+        auto r = context.getResults();
+        o.status().toWire(r.initStatus());
+        if (!o.isOk()) return;
+        fillAttr(o->attr, r.initAttr());
+        r.setHandle(o->handle);
+      });
+}
+
+kj::Promise<void> SessionImpl::release(ReleaseContext context) {
+  server_.release(id_, context.getParams().getHandle()).toWire(context.getResults().initStatus());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::renew(RenewContext context) {
+  std::vector<uint64_t> inodes;
+  for (uint64_t ino : context.getParams().getOpenInodes()) inodes.push_back(ino);
+  auto r = context.getResults();
+  auto lease = server_.renew(id_, inodes);
+  lease.status().toWire(r.initStatus());
+  if (lease.isOk()) r.setLeaseMs(*lease);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
+  auto r = context.getResults();
+  SESSION_CHECK(r);
+  Status::error(ENOTSUP, "data path not available yet").toWire(r.initStatus());
+  return kj::READY_NOW;
+}
+
+}  // namespace basalt::meta

@@ -1,0 +1,52 @@
+// The RPC face of the metadata server: thin adapters from the generated Cap'n Proto servers to
+// MetaServer and the read functions. They read params, call domain code, fill results.
+// Thread-safety: loop thread only.
+#pragma once
+
+#include <string>
+
+#include "meta/meta_server.h"
+#include "rpc-schema/meta.capnp.h"
+
+namespace basalt::meta {
+
+class MetaServiceImpl final : public rpc::MetaService::Server {
+ public:
+  // `address` is what clusterInfo reports as metaAddress.
+  MetaServiceImpl(MetaServer& server, std::string address) : server_(server), address_(std::move(address)) {}
+
+  void setAddress(std::string address) { address_ = std::move(address); }
+
+  kj::Promise<void> openSession(OpenSessionContext context) override;
+  kj::Promise<void> clusterInfo(ClusterInfoContext context) override;
+  kj::Promise<void> chunkRegistry(ChunkRegistryContext context) override;
+
+ private:
+  MetaServer& server_;
+  std::string address_;
+};
+
+class SessionImpl final : public rpc::Session::Server {
+ public:
+  SessionImpl(MetaServer& server, uint64_t id) : server_(server), id_(id) {}
+
+  kj::Promise<void> mutate(MutateContext context) override;
+  kj::Promise<void> lookup(LookupContext context) override;
+  kj::Promise<void> getAttr(GetAttrContext context) override;
+  kj::Promise<void> readDir(ReadDirContext context) override;
+  kj::Promise<void> readLink(ReadLinkContext context) override;
+  kj::Promise<void> getXattr(GetXattrContext context) override;
+  kj::Promise<void> listXattr(ListXattrContext context) override;
+  kj::Promise<void> statFs(StatFsContext context) override;
+  kj::Promise<void> access(AccessContext context) override;
+  kj::Promise<void> open(OpenContext context) override;
+  kj::Promise<void> release(ReleaseContext context) override;
+  kj::Promise<void> renew(RenewContext context) override;
+  kj::Promise<void> getLayout(GetLayoutContext context) override;
+
+ private:
+  MetaServer& server_;
+  uint64_t id_;
+};
+
+}  // namespace basalt::meta

@@ -1,0 +1,212 @@
+#include "meta/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kj/debug.h>
+
+#include "meta/inode.h"
+#include "meta/keys.h"
+
+namespace basalt::meta {
+namespace {
+
+const char* const kTableNames[] = {"meta",    "inodes",  "dirents", "cookies",  "xattrs", "symlinks",
+                                   "chunks",  "garbage", "orphans", "sessions", "dedup"};
+static_assert(sizeof(kTableNames) / sizeof(kTableNames[0]) == static_cast<size_t>(Table::kCount));
+
+constexpr size_t kMapSize = 64ull << 30;  // address space only; the file is sparse
+
+MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+void check(int rc, const char* what) {
+  if (rc != 0) KJ_FAIL_REQUIRE("LMDB error", what, mdb_strerror(rc));
+}
+
+}  // namespace
+
+// ---- Txn -----------------------------------------------------------------------------------
+
+Txn::Txn(Txn&& o) noexcept : store_(o.store_), txn_(o.txn_), writable_(o.writable_) { o.txn_ = nullptr; }
+
+Txn::~Txn() { abort(); }
+
+std::optional<std::string_view> Txn::get(Table t, std::string_view key) const {
+  MDB_val k = val(key), v;
+  int rc = mdb_get(txn_, store_->dbi(t), &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  check(rc, "mdb_get");
+  return view(v);
+}
+
+void Txn::put(Table t, std::string_view key, std::string_view value) {
+  MDB_val k = val(key), v = val(value);
+  check(mdb_put(txn_, store_->dbi(t), &k, &v, 0), "mdb_put");
+}
+
+bool Txn::del(Table t, std::string_view key) {
+  MDB_val k = val(key);
+  int rc = mdb_del(txn_, store_->dbi(t), &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  check(rc, "mdb_del");
+  return true;
+}
+
+void Txn::scan(Table t, std::string_view prefix, std::string_view from,
+               const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  MDB_cursor* cur = nullptr;
+  check(mdb_cursor_open(txn_, store_->dbi(t), &cur), "mdb_cursor_open");
+  KJ_DEFER(mdb_cursor_close(cur));
+  MDB_val k = val(from), v;
+  int rc = from.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    auto key = view(k);
+    if (key.substr(0, prefix.size()) != prefix) return;
+    if (!fn(key, view(v))) return;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) check(rc, "mdb_cursor_get");
+}
+
+uint64_t Txn::count(Table t) const {
+  MDB_stat st;
+  check(mdb_stat(txn_, store_->dbi(t), &st), "mdb_stat");
+  return st.ms_entries;
+}
+
+Txn Txn::child() {
+  KJ_REQUIRE(writable_, "nested transaction of a read transaction");
+  MDB_txn* c = nullptr;
+  check(mdb_txn_begin(mdb_txn_env(txn_), txn_, 0, &c), "mdb_txn_begin(nested)");
+  return Txn(*store_, c, true);
+}
+
+void Txn::commit() {
+  KJ_REQUIRE(txn_ != nullptr, "commit of a finished transaction");
+  MDB_txn* t = txn_;
+  txn_ = nullptr;
+  check(mdb_txn_commit(t), "mdb_txn_commit");
+}
+
+void Txn::abort() {
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+  txn_ = nullptr;
+}
+
+// ---- Store ---------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly) {
+  std::unique_ptr<Store> s(new Store());
+  s->dir_ = dir;
+  // One process per data dir: LMDB itself would let two writers take turns, and two leaders would
+  // corrupt the namespace. The lock dies with the process (kill -9 included).
+  int lockFd = ::open((dir + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lockFd < 0) return Status::error(errno, "cannot open " + dir + "/LOCK: " + strerror(errno));
+  if (flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(lockFd);
+    return Status::error(e == EWOULDBLOCK ? EBUSY : e, "data dir " + dir + " is in use by another basalt-meta");
+  }
+  s->lockFd_ = lockFd;
+  int rc = mdb_env_create(&s->env_);
+  if (rc == 0) rc = mdb_env_set_maxdbs(s->env_, static_cast<MDB_dbi>(Table::kCount) + 2);
+  if (rc == 0) rc = mdb_env_set_mapsize(s->env_, kMapSize);
+  if (rc == 0) rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | (readOnly ? MDB_RDONLY : 0), 0644);
+  if (rc != 0) {
+    return Status::error(rc > 0 ? rc : EIO, "cannot open metadata store in " + dir + ": " + mdb_strerror(rc));
+  }
+  Status st = readOnly ? s->openReadOnly() : s->init();
+  if (!st.isOk()) return st;
+  return s;
+}
+
+Store::~Store() {
+  if (env_ != nullptr) mdb_env_close(env_);
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+Txn Store::beginRead() const {
+  MDB_txn* t = nullptr;
+  check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t), "mdb_txn_begin(read)");
+  return Txn(*this, t, false);
+}
+
+Txn Store::beginWrite() {
+  MDB_txn* t = nullptr;
+  check(mdb_txn_begin(env_, nullptr, 0, &t), "mdb_txn_begin(write)");
+  return Txn(*this, t, true);
+}
+
+Status Store::openReadOnly() {
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw);
+  if (rc != 0) return Status::error(EIO, std::string("cannot begin a read transaction: ") + mdb_strerror(rc));
+  for (int i = 0; i < static_cast<int>(Table::kCount); ++i) {
+    rc = mdb_dbi_open(raw, kTableNames[i], 0, &dbis_[i]);
+    if (rc != 0) {
+      mdb_txn_abort(raw);
+      return Status::error(EINVAL, std::string("no table ") + kTableNames[i] + " in " + dir_ + ": not a metadata store");
+    }
+  }
+  MDB_val k = val("format_version"), v;
+  rc = mdb_get(raw, dbis_[0], &k, &v);
+  uint64_t version = rc == 0 && v.mv_size == 8 ? readBe64(view(v)) : 0;
+  if (version != kFormatVersion) {
+    mdb_txn_abort(raw);
+    return Status::error(EINVAL, "metadata store in " + dir_ + " has format version " + std::to_string(version) +
+                                     "; this basalt-meta reads only version " + std::to_string(kFormatVersion));
+  }
+  k = val("boots");
+  boots_ = mdb_get(raw, dbis_[0], &k, &v) == 0 && v.mv_size == 8 ? readBe64(view(v)) : 0;
+  rc = mdb_txn_commit(raw);  // keeps the table handles open
+  if (rc != 0) return Status::error(EIO, std::string("cannot open the tables: ") + mdb_strerror(rc));
+  return Status::ok();
+}
+
+Status Store::init() {
+  MDB_txn* raw = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
+  if (rc != 0) return Status::error(EIO, std::string("cannot begin the first transaction: ") + mdb_strerror(rc));
+  Txn txn(*this, raw, true);
+  for (int i = 0; i < static_cast<int>(Table::kCount); ++i) {
+    rc = mdb_dbi_open(raw, kTableNames[i], MDB_CREATE, &dbis_[i]);
+    if (rc != 0) {
+      return Status::error(EIO, std::string("cannot open table ") + kTableNames[i] + " in " + dir_ + ": " +
+                                    mdb_strerror(rc));
+    }
+  }
+  auto version = txn.get(Table::kMeta, "format_version");
+  if (!version) {
+    if (txn.count(Table::kInodes) != 0) {
+      return Status::error(EINVAL, "metadata store in " + dir_ + " has inodes but no format version");
+    }
+    txn.put(Table::kMeta, "format_version", be64(kFormatVersion));
+    txn.put(Table::kMeta, "next_ino", be64(kRootIno + 1));
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    Inode root;
+    root.ino = kRootIno;
+    root.mode = S_IFDIR | 0755;
+    root.nlink = 2;
+    root.generation = 1;
+    root.atime = root.mtime = root.ctime = Timespec{now.tv_sec, static_cast<uint32_t>(now.tv_nsec)};
+    root.parent = kRootIno;
+    txn.put(Table::kInodes, inoKey(kRootIno), encodeInode(root));
+  } else if (version->size() != 8 || readBe64(*version) != kFormatVersion) {
+    uint64_t v = version->size() == 8 ? readBe64(*version) : 0;
+    return Status::error(EINVAL, "metadata store in " + dir_ + " has format version " + std::to_string(v) +
+                                     "; this basalt-meta reads only version " + std::to_string(kFormatVersion));
+  }
+  auto boots = txn.get(Table::kMeta, "boots");
+  boots_ = (boots ? readBe64(*boots) : 0) + 1;
+  txn.put(Table::kMeta, "boots", be64(boots_));
+  rc = mdb_txn_commit(raw);
+  txn.txn_ = nullptr;
+  if (rc != 0) return Status::error(EIO, std::string("cannot initialise the metadata store: ") + mdb_strerror(rc));
+  return Status::ok();
+}
+
+}  // namespace basalt::meta
