@@ -1,7 +1,7 @@
 # The chunk service: what clients, peers and the metadata server ask of basalt-chunk, and what
 # chunk servers ask of the metadata server.
 #
-# Write protocol (docs/design.md walks through each failure):
+# Write protocol (docs/chunk.md walks through each failure):
 #  1. the client sends update(chunk, op) to the chunk's primary;
 #  2. the primary checks its lease and the version, gives the op the next sequence number of the
 #     chunk's log, applies it to its chunk file (data + CRCs) and forwards it to every backup;
@@ -23,6 +23,9 @@ struct ChunkOp {
     write @0 :Write;
     truncate @1 :Truncate;     # the chunk's length becomes `length` (shrink or grow with zeros)
     zero @2 :Zero;             # the range reads as zeros afterwards (punch hole / zero range)
+    newVersion @3 :UInt64;     # primary -> backups only, in the log: the chunk's version becomes
+                               # this (the metadata server dropped a failed backup). A client
+                               # sending it in update gets EINVAL.
   }
   struct Write {
     offset @0 :UInt32;
@@ -50,12 +53,21 @@ struct ChunkLayout {
 struct ChunkInfo {
   chunk @0 :ChunkRef;
   length @1 :UInt32;           # bytes stored (a shorter chunk reads as zeros beyond its length)
+  state @2 :ReplicaState;      # whether this replica may be read
+}
+
+enum ReplicaState {
+  ok @0;                       # readable at chunk.version
+  syncing @1;                  # assigned as a backup of a new version; waits for its primary's install
+  damaged @2;                  # a write failed half-way (e.g. disk full); every read fails with EIO
 }
 
 interface ChunkService {
   # Client -> primary: apply one op to every live replica. Fails with ESTALE when the version is
   # not current or this server is not the primary (the client refetches the layout).
-  update @0 (chunk :ChunkRef, op :ChunkOp) -> (status :Status);
+  # On success `version` is the chunk's version afterwards: higher than asked when a backup was
+  # dropped during the op (the client should refetch the layout before its next op).
+  update @0 (chunk :ChunkRef, op :ChunkOp) -> (status :Status, version :UInt64);
 
   # Read `length` bytes at `offset` from this replica; CRCs of the touched blocks are verified
   # (EIO on a mismatch: the client tries another replica). Bytes past the chunk's length are zeros.
@@ -81,6 +93,12 @@ interface ChunkService {
 
   # Chunks this server holds.
   list @7 () -> (status :Status, chunks :List(ChunkInfo));
+
+  # Primary -> backup, when a primary is assigned a new version: replace the replica's whole chunk
+  # with `data` at `chunk.version` (state ok) and restart its log (the next forward is seq 1).
+  # Accepted when chunk.version >= the replica's version, whether or not the replica's own assign
+  # for that version arrived yet; ESTALE otherwise.
+  install @8 (chunk :ChunkRef, data :Data) -> (status :Status);
 }
 
 # The metadata server's face towards chunk servers (a second bootstrap on the same port).

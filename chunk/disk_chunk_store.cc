@@ -1,0 +1,629 @@
+#include "chunk/disk_chunk_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "chunk/crc32c.h"
+
+namespace basalt::chunk {
+namespace {
+
+constexpr uint8_t kIndexFormat = 1;
+constexpr size_t kIndexValueSize = 16;
+
+uint64_t blocksFor(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
+
+uint32_t zeroBlockCrc() {
+  static const uint32_t crc = [] {
+    std::vector<uint8_t> z(kBlockSize, 0);
+    return crc32c(z.data(), z.size());
+  }();
+  return crc;
+}
+
+void putBE64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+}
+uint64_t getBE64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+void putLE(uint8_t* p, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+}
+uint64_t getLE(const uint8_t* p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// A full disk and an exhausted quota mean the same to our callers.
+int spaceErrno(int err) { return err == EDQUOT ? ENOSPC : err; }
+
+std::string hex16(uint64_t id) {
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+int64_t fileSize(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
+}  // namespace
+
+DiskChunkStore::DiskChunkStore(std::string dir, Logger log, FileIo* io)
+    : dir_(std::move(dir)), log_(std::move(log)), io_(io ? io : &posix_) {}
+
+DiskChunkStore::~DiskChunkStore() {
+  for (auto& [id, f] : files_) {
+    if (f.data >= 0) ::close(f.data);
+    if (f.crc >= 0) ::close(f.crc);
+  }
+  if (env_) mdb_env_close(env_);
+  if (dirFd_ >= 0) ::close(dirFd_);
+}
+
+Result<std::unique_ptr<DiskChunkStore>> DiskChunkStore::open(const std::string& dir, Logger log,
+                                                             FileIo* io) {
+  std::unique_ptr<DiskChunkStore> s(new DiskChunkStore(dir, std::move(log), io));
+  for (const std::string& d : {dir, dir + "/chunks", dir + "/index"}) {
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::error(errno, "cannot create " + d + ": " + strerror(errno));
+    }
+  }
+  s->dirFd_ = ::open((dir + "/chunks").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->dirFd_ < 0) return Status::error(errno, "cannot open " + dir + "/chunks: " + strerror(errno));
+  Status st = s->openIndex();
+  if (!st.isOk()) return st;
+  st = s->loadIndex();
+  if (!st.isOk()) return st;
+  return s;
+}
+
+Status DiskChunkStore::openIndex() {
+  auto fail = [&](const char* what, int rc) {
+    return Status::error(rc > 0 ? rc : EIO, "chunk index " + dir_ + "/index: " + what + ": " +
+                                                mdb_strerror(rc));
+  };
+  int rc = mdb_env_create(&env_);
+  if (rc) return fail("mdb_env_create", rc);
+  mdb_env_set_mapsize(env_, size_t{1} << 32);  // address space only; the file stays sparse
+  // NOSYNC: commits are made durable by sync() (mdb_env_sync), which every fsync of a chunk calls.
+  rc = mdb_env_open(env_, (dir_ + "/index").c_str(), MDB_NOTLS | MDB_NOSYNC, 0644);
+  if (rc) return fail("mdb_env_open", rc);
+  MDB_txn* txn;
+  rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc) return fail("mdb_txn_begin", rc);
+  rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
+  if (rc) {
+    mdb_txn_abort(txn);
+    return fail("mdb_dbi_open", rc);
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) return fail("mdb_txn_commit", rc);
+  return Status::ok();
+}
+
+Status DiskChunkStore::loadIndex() {
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc) return Status::error(EIO, std::string("chunk index: ") + mdb_strerror(rc));
+  MDB_cursor* cur;
+  mdb_cursor_open(txn, dbi_, &cur);
+  MDB_val k, v;
+  std::vector<ChunkMeta> loaded;
+  Status bad;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    auto* val = static_cast<const uint8_t*>(v.mv_data);
+    if (k.mv_size != 8 || v.mv_size < kIndexValueSize || val[0] != kIndexFormat) {
+      bad = Status::error(EIO, "chunk index " + dir_ + "/index: unknown entry format");
+      break;
+    }
+    ChunkMeta m;
+    m.id = getBE64(static_cast<const uint8_t*>(k.mv_data));
+    m.state = static_cast<ChunkState>(val[1]);
+    m.length = static_cast<uint32_t>(getLE(val + 4, 4));
+    m.version = getLE(val + 8, 8);
+    loaded.push_back(m);
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  if (!bad.isOk()) return bad;
+  for (ChunkMeta m : loaded) {
+    metas_[m.id] = m;
+    if (m.state == ChunkState::kDamaged) continue;
+    // A crash between writing data, CRCs and the index leaves sizes that disagree: fail loudly.
+    auto f = filesOf(m.id);
+    int64_t dataSize = f.isOk() ? fileSize(f->data) : -1;
+    int64_t crcSize = f.isOk() ? fileSize(f->crc) : -1;
+    if (dataSize != m.length || crcSize != static_cast<int64_t>(4 * blocksFor(m.length))) {
+      log_->warn("{}: files disagree with the index (data {} bytes, crc {} bytes, index length {}); "
+                 "marked damaged",
+                 chunkName(m.id, m.version), dataSize, crcSize, m.length);
+      m.state = ChunkState::kDamaged;
+      metas_[m.id] = m;
+      putIndex(m);
+    }
+  }
+  // Leftovers of an interrupted replace().
+  if (DIR* d = ::opendir((dir_ + "/chunks").c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".new") == 0) {
+        ::unlinkat(dirFd_, name.c_str(), 0);
+      }
+    }
+    ::closedir(d);
+  }
+  log_->info("chunk store {}: {} chunks", dir_, metas_.size());
+  return Status::ok();
+}
+
+void DiskChunkStore::setServerName(std::string name) {
+  std::lock_guard<std::mutex> g(mu_);
+  serverName_ = std::move(name);
+}
+
+std::string DiskChunkStore::serverName() {
+  std::lock_guard<std::mutex> g(mu_);
+  return serverName_;
+}
+
+std::string DiskChunkStore::dataPath(uint64_t id) const { return dir_ + "/chunks/" + hex16(id); }
+std::string DiskChunkStore::crcPath(uint64_t id) const { return dataPath(id) + ".crc"; }
+
+Result<ChunkMeta> DiskChunkStore::metaOf(uint64_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = metas_.find(id);
+  if (it == metas_.end()) return Status::error(ENOENT, chunkName(id) + " is not held here");
+  return it->second;
+}
+
+Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(id);
+  if (it != files_.end()) return it->second;
+  Files f;
+  f.data = ::open(dataPath(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (f.data < 0) return Status::error(errno, "cannot open " + dataPath(id) + ": " + strerror(errno));
+  f.crc = ::open(crcPath(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (f.crc < 0) {
+    int err = errno;
+    ::close(f.data);
+    return Status::error(err, "cannot open " + crcPath(id) + ": " + strerror(err));
+  }
+  files_[id] = f;
+  return f;
+}
+
+void DiskChunkStore::closeFiles(uint64_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(id);
+  if (it == files_.end()) return;
+  ::close(it->second.data);
+  ::close(it->second.crc);
+  files_.erase(it);
+}
+
+Status DiskChunkStore::putIndex(const ChunkMeta& m) {
+  uint8_t key[8], val[kIndexValueSize] = {};
+  putBE64(key, m.id);
+  val[0] = kIndexFormat;
+  val[1] = static_cast<uint8_t>(m.state);
+  putLE(val + 4, m.length, 4);
+  putLE(val + 8, m.version, 8);
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc == 0) {
+    MDB_val k{sizeof(key), key}, v{sizeof(val), val};
+    rc = mdb_put(txn, dbi_, &k, &v, 0);
+    if (rc == 0) {
+      rc = mdb_txn_commit(txn);
+    } else {
+      mdb_txn_abort(txn);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    metas_[m.id] = m;  // memory follows even when the disk could not: reads must see the truth
+  }
+  if (rc != 0) {
+    int err = rc == MDB_MAP_FULL ? ENOSPC : (rc > 0 ? spaceErrno(rc) : EIO);
+    return Status::error(err, chunkName(m.id, m.version) + ": index update failed on " +
+                                  serverName() + ": " + mdb_strerror(rc));
+  }
+  return Status::ok();
+}
+
+Status DiskChunkStore::delIndex(uint64_t id) {
+  uint8_t key[8];
+  putBE64(key, id);
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc == 0) {
+    MDB_val k{sizeof(key), key};
+    rc = mdb_del(txn, dbi_, &k, nullptr);
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+      rc = mdb_txn_commit(txn);
+    } else {
+      mdb_txn_abort(txn);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    metas_.erase(id);
+  }
+  if (rc != 0) return Status::error(EIO, chunkName(id) + ": index delete failed: " + mdb_strerror(rc));
+  return Status::ok();
+}
+
+Status DiskChunkStore::ioError(const ChunkMeta& m, const char* what, int err) {
+  err = spaceErrno(err);
+  return Status::error(err, chunkName(m.id, m.version) + ": " + what + " failed on " + serverName() +
+                                ": " + strerror(err));
+}
+
+Status DiskChunkStore::damage(ChunkMeta m, Status cause) {
+  log_->error("{} on {}: mutation failed half-way ({}); chunk marked damaged, reads fail until it "
+              "is replaced",
+              chunkName(m.id, m.version), serverName(), cause.toString());
+  m.state = ChunkState::kDamaged;
+  putIndex(m);  // best effort: the in-memory state is set even if this fails
+  return cause;
+}
+
+Status DiskChunkStore::reserve(const ChunkMeta& m, int fd, const char* what, uint64_t offset,
+                               uint64_t len) {
+  if (len == 0) return Status::ok();
+  int rc = io_->fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(len));
+  if (rc == 0 || rc == -EOPNOTSUPP) return Status::ok();  // no fallocate: the write itself may fail
+  return ioError(m, what, -rc);
+}
+
+Status DiskChunkStore::readBlock(const ChunkMeta& m, const Files& f, uint64_t b,
+                                 uint32_t expectedCrc, uint8_t* buf) {
+  uint64_t start = b * kBlockSize;
+  memset(buf, 0, kBlockSize);
+  uint64_t want = std::min<uint64_t>(kBlockSize, m.length > start ? m.length - start : 0);
+  ssize_t n = io_->pread(f.data, buf, want, static_cast<off_t>(start));
+  if (n < 0) return ioError(m, "read", static_cast<int>(-n));
+  uint32_t crc = crc32c(buf, kBlockSize);
+  if (crc != expectedCrc) {
+    std::string msg = chunkName(m.id, m.version) + " block " + std::to_string(b) + " on " +
+                      serverName() + ": CRC mismatch (stored " + std::to_string(expectedCrc) +
+                      ", computed " + std::to_string(crc) + ")";
+    log_->error("{}", msg);
+    return Status::error(EIO, msg);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<uint32_t>> DiskChunkStore::readCrcs(const ChunkMeta& m, const Files& f,
+                                                       uint64_t first, uint64_t count) {
+  std::vector<uint8_t> raw(count * 4);
+  ssize_t n = io_->pread(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4));
+  if (n < 0) return ioError(m, "CRC read", static_cast<int>(-n));
+  if (static_cast<size_t>(n) != raw.size()) {
+    std::string msg = chunkName(m.id, m.version) + " on " + serverName() + ": CRC file too short";
+    log_->error("{}", msg);
+    return Status::error(EIO, msg);
+  }
+  std::vector<uint32_t> crcs(count);
+  for (uint64_t i = 0; i < count; ++i) crcs[i] = static_cast<uint32_t>(getLE(&raw[i * 4], 4));
+  return crcs;
+}
+
+Status DiskChunkStore::writeCrcs(const ChunkMeta& m, const Files& f, uint64_t first,
+                                 const std::vector<uint32_t>& crcs) {
+  std::vector<uint8_t> raw(crcs.size() * 4);
+  for (size_t i = 0; i < crcs.size(); ++i) putLE(&raw[i * 4], crcs[i], 4);
+  ssize_t n = io_->pwrite(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4));
+  if (n < 0) return ioError(m, "CRC write", static_cast<int>(-n));
+  return Status::ok();
+}
+
+Result<ChunkMeta> DiskChunkStore::stat(uint64_t id) { return metaOf(id); }
+
+Status DiskChunkStore::create(uint64_t id, uint64_t version, ChunkState state) {
+  ChunkMeta m{id, version, 0, state};
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  if (int rc = io_->ftruncate(f->data, 0)) return ioError(m, "truncate", -rc);
+  if (int rc = io_->ftruncate(f->crc, 0)) return ioError(m, "CRC truncate", -rc);
+  return putIndex(m);
+}
+
+Status DiskChunkStore::setMeta(uint64_t id, uint64_t version, ChunkState state) {
+  auto m = metaOf(id);
+  if (!m.isOk()) return m.status();
+  if (m->state == ChunkState::kDamaged && state != ChunkState::kDamaged) {
+    return Status::error(EIO, chunkName(id, m->version) + " on " + serverName() +
+                                  " is damaged; only a replace can repair it");
+  }
+  m->version = version;
+  m->state = state;
+  return putIndex(*m);
+}
+
+Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) {
+  auto mr = metaOf(id);
+  if (!mr.isOk()) return mr.status();
+  ChunkMeta m = *mr;
+  if (m.state == ChunkState::kDamaged) {
+    return Status::error(EIO, chunkName(id, m.version) + " on " + serverName() + " is damaged");
+  }
+  uint64_t end = uint64_t{offset} + len;
+  if (end > kMaxChunkLength) return Status::error(EFBIG, chunkName(id) + ": write beyond the largest chunk");
+  if (len == 0) return Status::ok();
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+
+  uint64_t oldBlocks = blocksFor(m.length);
+  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  // New CRCs for blocks [crcFirst, lastB]: the gap between the old end and this write reads as zeros.
+  uint64_t crcFirst = std::min(firstB, oldBlocks);
+  std::vector<uint32_t> crcs;
+  std::vector<uint8_t> buf(kBlockSize);
+  for (uint64_t b = crcFirst; b <= lastB; ++b) {
+    uint64_t bs = b * kBlockSize, be = bs + kBlockSize;
+    if (b < firstB) {
+      crcs.push_back(zeroBlockCrc());
+      continue;
+    }
+    if (bs >= offset && be <= end) {
+      crcs.push_back(crc32c(data + (bs - offset), kBlockSize));
+      continue;
+    }
+    // Partial block: read-modify-write, verifying what we keep.
+    if (b < oldBlocks) {
+      auto old = readCrcs(m, *f, b, 1);
+      if (!old.isOk()) return old.status();
+      Status st = readBlock(m, *f, b, (*old)[0], buf.data());
+      if (!st.isOk()) return st;
+    } else {
+      std::fill(buf.begin(), buf.end(), 0);
+    }
+    uint64_t from = std::max<uint64_t>(bs, offset), to = std::min(be, end);
+    memcpy(buf.data() + (from - bs), data + (from - offset), to - from);
+    crcs.push_back(crc32c(buf.data(), kBlockSize));
+  }
+
+  Status st = reserve(m, f->data, "space reservation", offset, len);
+  if (!st.isOk()) return st;
+  st = reserve(m, f->crc, "CRC space reservation", crcFirst * 4, crcs.size() * 4);
+  if (!st.isOk()) return st;
+
+  ssize_t n = io_->pwrite(f->data, data, len, offset);
+  if (n < 0) return damage(m, ioError(m, "write", static_cast<int>(-n)));
+  st = writeCrcs(m, *f, crcFirst, crcs);
+  if (!st.isOk()) return damage(m, st);
+  if (end > m.length) {
+    m.length = static_cast<uint32_t>(end);
+    st = putIndex(m);
+    if (!st.isOk()) return damage(m, st);
+  }
+  return Status::ok();
+}
+
+Status DiskChunkStore::truncate(uint64_t id, uint32_t length) {
+  auto mr = metaOf(id);
+  if (!mr.isOk()) return mr.status();
+  ChunkMeta m = *mr;
+  if (m.state == ChunkState::kDamaged) {
+    return Status::error(EIO, chunkName(id, m.version) + " on " + serverName() + " is damaged");
+  }
+  if (length > kMaxChunkLength) return Status::error(EFBIG, chunkName(id) + ": truncate beyond the largest chunk");
+  if (length == m.length) return Status::ok();
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  uint64_t oldBlocks = blocksFor(m.length), newBlocks = blocksFor(length);
+  ChunkMeta after = m;
+  after.length = length;
+  if (length < m.length) {
+    // The new last block loses its tail: its CRC changes.
+    std::vector<uint32_t> lastCrc;
+    if (length % kBlockSize != 0) {
+      uint64_t b = length / kBlockSize;
+      std::vector<uint8_t> buf(kBlockSize);
+      auto old = readCrcs(m, *f, b, 1);
+      if (!old.isOk()) return old.status();
+      Status st = readBlock(m, *f, b, (*old)[0], buf.data());
+      if (!st.isOk()) return st;
+      memset(buf.data() + length % kBlockSize, 0, kBlockSize - length % kBlockSize);
+      lastCrc.push_back(crc32c(buf.data(), kBlockSize));
+    }
+    if (int rc = io_->ftruncate(f->data, length)) return damage(m, ioError(m, "truncate", -rc));
+    if (!lastCrc.empty()) {
+      Status st = writeCrcs(m, *f, length / kBlockSize, lastCrc);
+      if (!st.isOk()) return damage(m, st);
+    }
+    if (int rc = io_->ftruncate(f->crc, static_cast<off_t>(newBlocks * 4))) {
+      return damage(m, ioError(m, "CRC truncate", -rc));
+    }
+  } else {
+    // Growing adds zeros: the old last block's CRC already counts its tail as zeros.
+    std::vector<uint32_t> crcs(newBlocks - oldBlocks, zeroBlockCrc());
+    Status st = reserve(m, f->crc, "CRC space reservation", oldBlocks * 4, crcs.size() * 4);
+    if (!st.isOk()) return st;
+    if (int rc = io_->ftruncate(f->data, length)) return ioError(m, "truncate", -rc);
+    st = writeCrcs(m, *f, oldBlocks, crcs);
+    if (!st.isOk()) return damage(m, st);
+  }
+  Status st = putIndex(after);
+  if (!st.isOk()) return damage(after, st);
+  return Status::ok();
+}
+
+Status DiskChunkStore::zero(uint64_t id, uint32_t offset, uint32_t len) {
+  auto mr = metaOf(id);
+  if (!mr.isOk()) return mr.status();
+  ChunkMeta m = *mr;
+  if (m.state == ChunkState::kDamaged) {
+    return Status::error(EIO, chunkName(id, m.version) + " on " + serverName() + " is damaged");
+  }
+  uint64_t end = std::min<uint64_t>(uint64_t{offset} + len, m.length);
+  if (offset >= end) return Status::ok();  // past the length everything reads as zeros already
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  std::vector<uint32_t> crcs;
+  std::vector<uint8_t> buf(kBlockSize);
+  for (uint64_t b = firstB; b <= lastB; ++b) {
+    uint64_t bs = b * kBlockSize, be = bs + kBlockSize;
+    if (bs >= offset && std::min<uint64_t>(be, m.length) <= end) {
+      crcs.push_back(zeroBlockCrc());  // every byte of the block up to the length is zeroed
+      continue;
+    }
+    auto old = readCrcs(m, *f, b, 1);
+    if (!old.isOk()) return old.status();
+    Status st = readBlock(m, *f, b, (*old)[0], buf.data());
+    if (!st.isOk()) return st;
+    uint64_t from = std::max<uint64_t>(bs, offset), to = std::min(be, end);
+    memset(buf.data() + (from - bs), 0, to - from);
+    crcs.push_back(crc32c(buf.data(), kBlockSize));
+  }
+  int rc = io_->fallocate(f->data, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                          static_cast<off_t>(end - offset));
+  if (rc == -EOPNOTSUPP) {
+    std::vector<uint8_t> zeros(end - offset, 0);
+    ssize_t n = io_->pwrite(f->data, zeros.data(), zeros.size(), offset);
+    rc = n < 0 ? static_cast<int>(n) : 0;
+  }
+  if (rc != 0) return damage(m, ioError(m, "zero range", -rc));
+  Status st = writeCrcs(m, *f, firstB, crcs);
+  if (!st.isOk()) return damage(m, st);
+  return Status::ok();
+}
+
+Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) {
+  auto mr = metaOf(id);
+  if (!mr.isOk()) return mr.status();
+  const ChunkMeta m = *mr;
+  if (m.state == ChunkState::kDamaged) {
+    std::string msg = chunkName(id, m.version) + " on " + serverName() +
+                      " is damaged (a mutation failed half-way); not read";
+    log_->error("{}", msg);
+    return Status::error(EIO, msg);
+  }
+  memset(out, 0, len);
+  uint64_t end = std::min<uint64_t>(uint64_t{offset} + len, m.length);
+  if (offset >= end) return Status::ok();
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  auto crcs = readCrcs(m, *f, firstB, lastB - firstB + 1);
+  if (!crcs.isOk()) return crcs.status();
+  std::vector<uint8_t> buf(kBlockSize);
+  for (uint64_t b = firstB; b <= lastB; ++b) {
+    Status st = readBlock(m, *f, b, (*crcs)[b - firstB], buf.data());
+    if (!st.isOk()) return st;
+    uint64_t bs = b * kBlockSize;
+    uint64_t from = std::max<uint64_t>(bs, offset), to = std::min<uint64_t>(bs + kBlockSize, end);
+    memcpy(out + (from - offset), buf.data() + (from - bs), to - from);
+  }
+  return Status::ok();
+}
+
+Status DiskChunkStore::replace(uint64_t id, uint64_t version, const uint8_t* data, size_t len) {
+  ChunkMeta m{id, version, static_cast<uint32_t>(len), ChunkState::kOk};
+  if (len > kMaxChunkLength) return Status::error(EFBIG, chunkName(id) + ": replace beyond the largest chunk");
+  std::string dataTmp = dataPath(id) + ".new", crcTmp = crcPath(id) + ".new";
+  std::vector<uint32_t> crcs(blocksFor(len));
+  std::vector<uint8_t> buf(kBlockSize);
+  for (uint64_t b = 0; b < crcs.size(); ++b) {
+    uint64_t bs = b * kBlockSize, n = std::min<uint64_t>(kBlockSize, len - bs);
+    if (n == kBlockSize) {
+      crcs[b] = crc32c(data + bs, kBlockSize);
+    } else {
+      std::fill(buf.begin(), buf.end(), 0);
+      memcpy(buf.data(), data + bs, n);
+      crcs[b] = crc32c(buf.data(), kBlockSize);
+    }
+  }
+  Files tmp;
+  auto cleanup = [&](Status st) {
+    if (tmp.data >= 0) ::close(tmp.data);
+    if (tmp.crc >= 0) ::close(tmp.crc);
+    ::unlink(dataTmp.c_str());
+    ::unlink(crcTmp.c_str());
+    return st;
+  };
+  tmp.data = ::open(dataTmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  tmp.crc = ::open(crcTmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (tmp.data < 0 || tmp.crc < 0) return cleanup(ioError(m, "create", errno));
+  Status st = reserve(m, tmp.data, "space reservation", 0, len);
+  if (st.isOk()) st = reserve(m, tmp.crc, "CRC space reservation", 0, crcs.size() * 4);
+  if (st.isOk() && len > 0) {
+    ssize_t n = io_->pwrite(tmp.data, data, len, 0);
+    if (n < 0) st = ioError(m, "write", static_cast<int>(-n));
+  }
+  if (st.isOk()) st = writeCrcs(m, tmp, 0, crcs);
+  if (st.isOk()) {
+    int rc = io_->fsync(tmp.data);
+    if (rc == 0) rc = io_->fsync(tmp.crc);
+    if (rc != 0) st = ioError(m, "fsync", -rc);
+  }
+  if (!st.isOk()) return cleanup(st);  // the old chunk (if any) is untouched
+  ::close(tmp.data);
+  ::close(tmp.crc);
+  tmp = Files{};
+  closeFiles(id);
+  // Data first, then CRCs: a crash in between leaves sizes that disagree, caught at open.
+  if (::rename(dataTmp.c_str(), dataPath(id).c_str()) != 0 ||
+      ::rename(crcTmp.c_str(), crcPath(id).c_str()) != 0) {
+    return damage(m, cleanup(ioError(m, "rename", errno)));
+  }
+  st = putIndex(m);
+  if (!st.isOk()) return damage(m, st);
+  return Status::ok();
+}
+
+Status DiskChunkStore::sync(uint64_t id) {
+  auto mr = metaOf(id);
+  if (!mr.isOk()) return mr.status();
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  int rc = io_->fsync(f->data);
+  if (rc == 0) rc = io_->fsync(f->crc);
+  if (rc == 0) rc = io_->fsync(dirFd_);
+  if (rc != 0) return ioError(*mr, "fsync", -rc);
+  int mrc = mdb_env_sync(env_, 1);
+  if (mrc != 0) {
+    return Status::error(EIO, chunkName(id) + ": index sync failed on " + serverName() + ": " +
+                                  mdb_strerror(mrc));
+  }
+  return Status::ok();
+}
+
+Status DiskChunkStore::remove(uint64_t id) {
+  closeFiles(id);
+  ::unlink(dataPath(id).c_str());
+  ::unlink(crcPath(id).c_str());
+  return delIndex(id);
+}
+
+std::vector<ChunkMeta> DiskChunkStore::list() {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<ChunkMeta> out;
+  for (auto& [id, m] : metas_) out.push_back(m);
+  return out;
+}
+
+uint64_t DiskChunkStore::usedBytes() {
+  std::lock_guard<std::mutex> g(mu_);
+  uint64_t used = 0;
+  for (auto& [id, m] : metas_) used += m.length;
+  return used;
+}
+
+}  // namespace basalt::chunk

@@ -1,0 +1,92 @@
+// The chunk store on a local filesystem (format: docs/formats.md, "Chunk store"):
+//   DIR/chunks/<id as 16 hex digits>       the chunk's bytes; file size == chunk length
+//   DIR/chunks/<id as 16 hex digits>.crc   CRC32C of each 64 KiB block, little-endian u32s
+//   DIR/index/                             LMDB: BE64(id) -> (format, state, length, version)
+//
+// Mutations compute every new block CRC first (reading and verifying the partial blocks at the
+// edges), reserve space with fallocate (so a full disk fails before anything changed: ENOSPC), then
+// write data, then CRCs, then the index. A failure after the data was touched marks the chunk
+// kDamaged (in memory at once, on disk when the index can still be written): reads fail with EIO.
+// At open, a chunk whose files disagree with its index entry (a crash between those steps) is
+// marked kDamaged too.
+// Thread-safety: as ChunkStore.
+#pragma once
+
+#include <lmdb.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "chunk/chunk_store.h"
+#include "chunk/file_io.h"
+#include "server/log.h"
+
+namespace basalt::chunk {
+
+class DiskChunkStore final : public ChunkStore {
+ public:
+  // Opens the store in `dir` (created if missing). `io` (optional, for fault injection) must outlive
+  // the store. Fails with the errno of the first thing that could not be opened.
+  static Result<std::unique_ptr<DiskChunkStore>> open(const std::string& dir, Logger log,
+                                                      FileIo* io = nullptr);
+  ~DiskChunkStore() override;
+
+  // Names this server in log lines (e.g. "server 3 (127.0.0.1:7001)"); any thread.
+  void setServerName(std::string name);
+
+  Result<ChunkMeta> stat(uint64_t id) override;
+  Status create(uint64_t id, uint64_t version, ChunkState state) override;
+  Status setMeta(uint64_t id, uint64_t version, ChunkState state) override;
+  Status write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) override;
+  Status truncate(uint64_t id, uint32_t length) override;
+  Status zero(uint64_t id, uint32_t offset, uint32_t len) override;
+  Status read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) override;
+  Status replace(uint64_t id, uint64_t version, const uint8_t* data, size_t len) override;
+  Status sync(uint64_t id) override;
+  Status remove(uint64_t id) override;
+  std::vector<ChunkMeta> list() override;
+  uint64_t usedBytes() override;
+
+  std::string dataPath(uint64_t id) const;
+  std::string crcPath(uint64_t id) const;
+
+ private:
+  struct Files {
+    int data = -1;
+    int crc = -1;
+  };
+  DiskChunkStore(std::string dir, Logger log, FileIo* io);
+  Status openIndex();
+  Status loadIndex();
+  Result<ChunkMeta> metaOf(uint64_t id);
+  Result<Files> filesOf(uint64_t id);
+  void closeFiles(uint64_t id);
+  Status putIndex(const ChunkMeta& m);
+  Status delIndex(uint64_t id);
+  // Marks the chunk kDamaged after a failure half-way through a mutation; returns `cause`.
+  Status damage(ChunkMeta m, Status cause);
+  // Reads block `b` of a chunk of length `length` into buf (kBlockSize bytes, zeros past the
+  // length) and verifies it against `expectedCrc`.
+  Status readBlock(const ChunkMeta& m, const Files& f, uint64_t b, uint32_t expectedCrc, uint8_t* buf);
+  Result<std::vector<uint32_t>> readCrcs(const ChunkMeta& m, const Files& f, uint64_t first, uint64_t count);
+  Status writeCrcs(const ChunkMeta& m, const Files& f, uint64_t first, const std::vector<uint32_t>& crcs);
+  Status reserve(const ChunkMeta& m, int fd, const char* what, uint64_t offset, uint64_t len);
+  Status ioError(const ChunkMeta& m, const char* what, int err);
+  std::string serverName();
+
+  std::string dir_;
+  Logger log_;
+  PosixFileIo posix_;
+  FileIo* io_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi dbi_ = 0;
+  int dirFd_ = -1;
+  std::mutex mu_;  // guards metas_, files_, serverName_
+  std::map<uint64_t, ChunkMeta> metas_;
+  std::map<uint64_t, Files> files_;
+  std::string serverName_ = "this server";
+};
+
+}  // namespace basalt::chunk
