@@ -1,0 +1,459 @@
+#include "fuse-client/file_io.h"
+
+#include <spdlog/fmt/fmt.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "fuse-client/errors.h"
+
+namespace basalt::client {
+
+namespace {
+constexpr unsigned kMaxStaleRetries = 5;
+using ChunkReadResponse = capnp::Response<rpc::ChunkService::ReadResults>;
+using ChunkStatusResponse = capnp::Response<rpc::ChunkService::UpdateResults>;
+using ChunkSyncResponse = capnp::Response<rpc::ChunkService::SyncResults>;
+
+kj::Own<Interruptible> ref(Interruptible* i) {
+  return i == nullptr ? kj::Own<Interruptible>() : kj::addRef(*i);
+}
+}  // namespace
+
+struct FileIo::Op {
+  uint64_t ino;
+  uint32_t chunkSize;
+  std::string what;
+  kj::Own<Interruptible> intr;
+  kj::TimePoint start;
+  kj::TimePoint deadline;
+  Op(uint64_t i, uint32_t cs, std::string w, kj::Own<Interruptible> in, kj::TimePoint s,
+     kj::TimePoint d)
+      : ino(i), chunkSize(cs), what(std::move(w)), intr(kj::mv(in)), start(s), deadline(d) {}
+};
+
+FileIo::FileIo(EventLoop& loop, MetaSession& meta, ChunkPool& pool, InodeTable& inodes,
+               IoConfig config, Logger log)
+    : loop_(loop), meta_(meta), pool_(pool), inodes_(inodes), config_(config), log_(std::move(log)) {}
+
+std::shared_ptr<FileIo::Op> FileIo::newOp(uint64_t ino, std::string what,
+                                          kj::Own<Interruptible> intr) {
+  const InodeInfo* info = inodes_.find(ino);
+  uint32_t chunkSize = info && info->attr.chunkSize ? info->attr.chunkSize : kDefaultChunkSize;
+  auto now = loop_.timer().now();
+  auto deadline = now + static_cast<int64_t>(config_.timeoutSec * 1000) * kj::MILLISECONDS;
+  return std::make_shared<Op>(ino, chunkSize, std::move(what), kj::mv(intr), now, deadline);
+}
+
+uint64_t FileIo::uncommittedEnd(uint64_t ino) const {
+  auto it = dirty_.find(ino);
+  if (it == dirty_.end()) return 0;
+  return std::max(it->second.pending ? it->second.end : 0, it->second.committing);
+}
+
+void FileIo::noteTruncate(uint64_t ino, uint64_t size) {
+  auto it = dirty_.find(ino);
+  if (it != dirty_.end()) {
+    it->second.end = std::min(it->second.end, size);
+    it->second.committing = std::min(it->second.committing, size);
+  }
+  const InodeInfo* info = inodes_.find(ino);
+  uint32_t chunkSize = info && info->attr.chunkSize ? info->attr.chunkSize : kDefaultChunkSize;
+  // The chunk holding the new end changed length too; everything after it may be gone.
+  layouts_.invalidateFrom(ino, static_cast<uint32_t>(size / chunkSize));
+}
+
+void FileIo::forgetInode(uint64_t ino) { layouts_.invalidateInode(ino); }
+
+void FileIo::maybeEraseDirty(uint64_t ino) {
+  auto it = dirty_.find(ino);
+  if (it == dirty_.end()) return;
+  const Dirty& d = it->second;
+  if (!d.pending && d.committing == 0 && d.unsynced.empty() && d.inflight == nullptr) {
+    dirty_.erase(it);
+  }
+}
+
+kj::Promise<Layout> FileIo::layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite) {
+  if (const Layout* l = layouts_.find(op->ino, index, forWrite)) return Layout(*l);
+  uint64_t ino = op->ino;
+  return meta_
+      .call<rpc::Session::GetLayoutResults>(
+          fmt::format("getLayout {} #{}{}", ino, index, forWrite ? " forWrite" : ""), ref(op->intr.get()),
+          [ino, index, forWrite](rpc::Session::Client& s) {
+            auto q = s.getLayoutRequest();
+            q.setIno(ino);
+            q.setIndex(index);
+            q.setForWrite(forWrite);
+            return q.send();
+          })
+      .then([this, ino, index, forWrite](capnp::Response<rpc::Session::GetLayoutResults>&& r) {
+        auto status = r.getStatus();
+        if (status.getCode() != 0) {
+          kj::throwFatalException(errnoException(
+              errnoFromStatus(status), fmt::format("getLayout of inode {} chunk {}: {}", ino,
+                                                   index, status.getMessage().cStr())));
+        }
+        Layout l = Layout::fromWire(r.getLayout(), forWrite);
+        l.index = index;
+        layouts_.put(ino, l);
+        return l;
+      });
+}
+
+kj::Promise<void> FileIo::backoffOrFail(std::shared_ptr<Op> op, unsigned attempt,
+                                        const std::string& server, const std::string& reason) {
+  auto now = loop_.timer().now();
+  if (now >= op->deadline) {
+    log_->warn("chunk server {} unreachable for {:.1f} s: {} fails with EIO ({})", server,
+               static_cast<double>((now - op->start) / kj::MILLISECONDS) / 1000.0, op->what,
+               reason);
+    return errnoException(EIO, "chunk server " + server + " unreachable: " + reason);
+  }
+  if (op->intr.get() != nullptr && op->intr->interrupted()) {
+    return errnoException(EINTR, op->what + ": interrupted");
+  }
+  kj::Duration d = 100 * kj::MILLISECONDS;
+  for (unsigned i = 0; i < attempt && d < 2 * kj::SECONDS; ++i) d = d * 2;
+  d = std::min(std::min(d, 2 * kj::SECONDS), op->deadline - now);
+  kj::Promise<void> wait = loop_.timer().afterDelay(d);
+  if (op->intr.get() != nullptr) wait = wait.exclusiveJoin(op->intr->whenInterrupted());
+  return wait.then([op]() -> kj::Promise<void> {
+    if (op->intr.get() != nullptr && op->intr->interrupted()) {
+      return errnoException(EINTR, op->what + ": interrupted");
+    }
+    return kj::READY_NOW;
+  });
+}
+
+// ---- read ------------------------------------------------------------------------------------
+
+kj::Promise<kj::Array<kj::byte>> FileIo::read(uint64_t ino, uint64_t offset, size_t size,
+                                              kj::Own<Interruptible> intr) {
+  const InodeInfo* info = inodes_.find(ino);
+  if (info != nullptr) {
+    uint64_t known = std::max(info->attr.size, uncommittedEnd(ino));
+    if (offset >= known) return kj::heapArray<kj::byte>(0);
+    size = static_cast<size_t>(std::min<uint64_t>(size, known - offset));
+  }
+  auto op = newOp(ino, fmt::format("read of inode {} at {}", ino, offset), kj::mv(intr));
+  auto buf = std::make_shared<kj::Array<kj::byte>>(kj::heapArray<kj::byte>(size));
+  auto pieces = splitAtChunks(offset, size, op->chunkSize);
+  auto promises = kj::heapArrayBuilder<kj::Promise<void>>(pieces.size());
+  for (const auto& p : pieces) {
+    promises.add(readPiece(op, p, buf->slice(p.bufOffset, p.bufOffset + p.length), 0));
+  }
+  return kj::joinPromises(promises.finish()).then([buf]() { return kj::mv(*buf); });
+}
+
+kj::Promise<void> FileIo::readPiece(std::shared_ptr<Op> op, ChunkPiece piece,
+                                    kj::ArrayPtr<kj::byte> out, unsigned attempt) {
+  return layout(op, piece.index, false)
+      .then([this, op, piece, out](Layout l) mutable -> kj::Promise<void> {
+        if (l.isHole()) {
+          memset(out.begin(), 0, out.size());
+          return kj::READY_NOW;
+        }
+        return readReplica(op, kj::mv(l), 0, piece, out, "");
+      })
+      .catch_([this, op, piece, out, attempt](kj::Exception&& e) -> kj::Promise<void> {
+        int err = errnoFromException(e);
+        if (err == ESTALE && attempt < kMaxStaleRetries) {
+          layouts_.invalidate(op->ino, piece.index);
+          return readPiece(op, piece, out, attempt + 1);
+        }
+        if (!isDisconnect(e)) return kj::mv(e);
+        // Every replica was unreachable: wait, refetch the layout (it may have moved), retry.
+        layouts_.invalidate(op->ino, piece.index);
+        return backoffOrFail(op, attempt, "replicas of chunk " + std::to_string(piece.index),
+                             describeException(e))
+            .then([this, op, piece, out, attempt]() {
+              return readPiece(op, piece, out, attempt + 1);
+            });
+      });
+}
+
+kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i, ChunkPiece piece,
+                                      kj::ArrayPtr<kj::byte> out, std::string lastError) {
+  if (i >= l.replicas.size()) {
+    if (lastError.empty()) {
+      return errnoException(EIO, fmt::format("chunk {} of inode {} has no replica", l.chunkId, op->ino));
+    }
+    // lastError starts with "!" when the last failure was a server answering an error.
+    if (lastError[0] == '!') return errnoException(EIO, lastError.substr(1));
+    return KJ_EXCEPTION(DISCONNECTED, lastError);
+  }
+  std::string address = l.replicas[i].address;
+  auto call = pool_.get(address).then([l, piece](rpc::ChunkService::Client c) {
+    auto q = c.readRequest();
+    l.toChunkRef(q.initChunk());
+    q.setOffset(piece.offset);
+    q.setLength(piece.length);
+    return kj::Promise<ChunkReadResponse>(q.send());
+  });
+  auto timed = loop_.timer().timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call));
+  return timed.then(
+      [this, op, l, i, piece, out, address](ChunkReadResponse&& r) mutable -> kj::Promise<void> {
+        auto status = r.getStatus();
+        int code = status.getCode();
+        if (code == 0) {
+          auto data = r.getData();
+          size_t n = std::min(data.size(), out.size());
+          memcpy(out.begin(), data.begin(), n);
+          memset(out.begin() + n, 0, out.size() - n);  // past the chunk's length reads as zeros
+          return kj::READY_NOW;
+        }
+        int err = errnoFromStatus(status);
+        std::string msg = fmt::format("chunk server {}: {}", address, status.getMessage().cStr());
+        if (err == ESTALE) return errnoException(ESTALE, msg);
+        if (err == EIO) {
+          log_->warn("{} (inode {} chunk {}); trying the next replica", msg, op->ino, l.chunkId);
+          return readReplica(op, kj::mv(l), i + 1, piece, out, "!" + msg);
+        }
+        return errnoException(err, msg);
+      },
+      [this, op, l, i, piece, out, address](kj::Exception&& e) mutable -> kj::Promise<void> {
+        if (!isDisconnect(e)) return kj::mv(e);
+        pool_.reset(address);
+        std::string why = fmt::format("chunk server {}: {}", address, describeException(e));
+        return readReplica(op, kj::mv(l), i + 1, piece, out, why);
+      });
+}
+
+// ---- write -----------------------------------------------------------------------------------
+
+kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
+                                  const Credentials& cred, kj::Own<Interruptible> intr) {
+  auto op = newOp(ino, fmt::format("write of inode {} at {}", ino, offset), kj::mv(intr));
+  auto buf = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
+  auto pieces = splitAtChunks(offset, buf->size(), op->chunkSize);
+  auto promises = kj::heapArrayBuilder<kj::Promise<void>>(pieces.size());
+  const InodeInfo* info = inodes_.find(ino);
+  bool kill = cred.uid != 0 && info != nullptr && (info->attr.mode & (S_ISUID | S_ISGID)) != 0;
+  for (const auto& p : pieces) {
+    promises.add(
+        writePiece(op, p, buf->slice(p.bufOffset, p.bufOffset + p.length).asConst(), 0)
+            .then([this, ino, p, offset, kill]() {
+              auto& d = dirty(ino);
+              d.pending = true;
+              d.end = std::max(d.end, offset + p.bufOffset + p.length);
+              d.killSuidGid = d.killSuidGid || kill;
+              d.unsynced.insert(p.index);
+              inodes_.noteLocalSize(ino, d.end);
+            }));
+  }
+  size_t n = buf->size();
+  return kj::joinPromises(promises.finish()).then([buf, n]() { return n; });
+}
+
+kj::Promise<void> FileIo::writePiece(std::shared_ptr<Op> op, ChunkPiece piece,
+                                     kj::ArrayPtr<const kj::byte> data, unsigned attempt) {
+  return layout(op, piece.index, true)
+      .then([this, op, piece, data](Layout l) {
+        std::string address = l.primaryAddress();
+        if (l.isHole() || address.empty()) {
+          kj::throwFatalException(errnoException(
+              EIO, fmt::format("getLayout forWrite of inode {} chunk {} named no primary", op->ino,
+                               piece.index)));
+        }
+        auto call = pool_.get(address).then([l, piece, data](rpc::ChunkService::Client c) {
+          auto q = c.updateRequest();
+          l.toChunkRef(q.initChunk());
+          auto w = q.initOp().initWrite();
+          w.setOffset(piece.offset);
+          w.setData(data);
+          return kj::Promise<ChunkStatusResponse>(q.send());
+        });
+        return loop_.timer()
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .then(
+                [this, op, l, address](ChunkStatusResponse&& r) {
+                  auto status = r.getStatus();
+                  if (status.getCode() != 0) {
+                    kj::throwFatalException(errnoException(
+                        errnoFromStatus(status),
+                        fmt::format("chunk server {}: {}", address, status.getMessage().cStr())));
+                  }
+                  // A backup was dropped during the op: the version moved on; refetch next time.
+                  if (r.getVersion() > l.version) layouts_.invalidate(op->ino, l.index);
+                },
+                [this, address](kj::Exception&& e) {
+                  if (isDisconnect(e)) pool_.reset(address);
+                  kj::throwFatalException(kj::mv(e));
+                });
+      })
+      .catch_([this, op, piece, data, attempt](kj::Exception&& e) -> kj::Promise<void> {
+        int err = errnoFromException(e);
+        if (err == ESTALE && attempt < kMaxStaleRetries) {
+          // The version moved on or the primary changed: refetch and resend (idempotent overwrite).
+          layouts_.invalidate(op->ino, piece.index);
+          return writePiece(op, piece, data, attempt + 1);
+        }
+        if (!isDisconnect(e)) return kj::mv(e);
+        layouts_.invalidate(op->ino, piece.index);
+        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(piece.index),
+                             describeException(e))
+            .then([this, op, piece, data, attempt]() {
+              return writePiece(op, piece, data, attempt + 1);
+            });
+      });
+}
+
+// ---- commit, flush, fsync ---------------------------------------------------------------------
+
+kj::Promise<void> FileIo::flush(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  auto it = dirty_.find(ino);
+  if (it == dirty_.end()) return kj::READY_NOW;
+  auto clear = [this, ino](uint64_t gen) {
+    auto it = dirty_.find(ino);
+    if (it != dirty_.end() && it->second.inflightGen == gen) it->second.inflight = nullptr;
+  };
+  uint64_t gen = it->second.inflightGen;
+  KJ_IF_MAYBE(f, it->second.inflight) {
+    // Wait for the commit in flight (whatever its outcome: a failed commit put its size back),
+    // then commit what is still pending.
+    auto shared = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+    auto again = [this, ino, cred, shared, clear, gen]() {
+      clear(gen);
+      return flush(ino, cred, kj::mv(*shared));
+    };
+    return f->addBranch().then([again]() { return again(); },
+                               [again](kj::Exception&&) { return again(); });
+  }
+  if (!it->second.pending) {
+    maybeEraseDirty(ino);
+    return kj::READY_NOW;
+  }
+  gen = ++it->second.inflightGen;
+  it->second.inflight = commit(ino, cred, kj::mv(intr)).fork();
+  KJ_IF_MAYBE(f, it->second.inflight) {
+    return f->addBranch().then([clear, gen]() { clear(gen); },
+                               [clear, gen](kj::Exception&& e) {
+                                 clear(gen);
+                                 kj::throwFatalException(kj::mv(e));
+                               });
+  }
+  KJ_UNREACHABLE;
+}
+
+kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  Dirty& d = dirty(ino);
+  uint64_t end = d.end;
+  bool kill = d.killSuidGid;
+  d.pending = false;
+  d.end = 0;
+  d.killSuidGid = false;
+  d.committing = std::max(d.committing, end);
+  auto restore = [this, ino, end, kill]() {
+    Dirty& d = dirty(ino);
+    d.pending = true;
+    d.end = std::max(d.end, end);
+    d.killSuidGid = d.killSuidGid || kill;
+  };
+  return meta_
+      .mutate(fmt::format("commitWrite {} size {}", ino, end), kj::mv(intr), cred,
+              [ino, end, kill](rpc::Command::Builder c) {
+                auto w = c.initCommitWrite();
+                w.setIno(ino);
+                w.setSize(end);
+                w.setKillSuidGid(kill);
+              })
+      .then(
+          [this, ino, end, restore](capnp::Response<rpc::Session::MutateResults>&& r) {
+            auto reply = r.getReply();
+            auto status = reply.getStatus();
+            if (status.getCode() != 0) {
+              restore();
+              kj::throwFatalException(errnoException(
+                  errnoFromStatus(status), fmt::format("commitWrite of inode {} size {}: {}", ino,
+                                                       end, status.getMessage().cStr())));
+            }
+            if (reply.hasAttr() && reply.getAttr().getIno() == ino) {
+              auto a = reply.getAttr();
+              AttrSnapshot s;
+              s.ino = ino;
+              s.size = a.getSize();
+              s.mtime = FileTime{a.getMtime().getSec(), a.getMtime().getNsec()};
+              s.chunkSize = a.getChunkSize();
+              s.uid = a.getUid();
+              s.mode = a.getMode();
+              inodes_.noteAttr(s);
+            }
+          },
+          [restore](kj::Exception&& e) {
+            restore();
+            kj::throwFatalException(kj::mv(e));
+          })
+      .then(
+          [this, ino]() {
+            auto it = dirty_.find(ino);
+            if (it != dirty_.end()) it->second.committing = 0;
+          },
+          [this, ino](kj::Exception&& e) {
+            auto it = dirty_.find(ino);
+            if (it != dirty_.end()) it->second.committing = 0;
+            kj::throwFatalException(kj::mv(e));
+          });
+}
+
+kj::Promise<void> FileIo::fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  auto it = dirty_.find(ino);
+  if (it == dirty_.end()) return kj::READY_NOW;
+  std::set<uint32_t> chunks = std::move(it->second.unsynced);
+  it->second.unsynced.clear();
+  auto op = newOp(ino, fmt::format("fsync of inode {}", ino), ref(intr.get()));
+  auto promises = kj::heapArrayBuilder<kj::Promise<void>>(chunks.size());
+  for (uint32_t index : chunks) promises.add(syncChunk(op, index, 0));
+  return kj::joinPromises(promises.finish())
+      .then(
+          [this, ino, cred, intr = kj::mv(intr)]() mutable { return flush(ino, cred, kj::mv(intr)); },
+          [this, ino, chunks](kj::Exception&& e) -> kj::Promise<void> {
+            // Not durable yet: the next fsync must sync these chunks again.
+            dirty(ino).unsynced.insert(chunks.begin(), chunks.end());
+            return kj::mv(e);
+          });
+}
+
+kj::Promise<void> FileIo::syncChunk(std::shared_ptr<Op> op, uint32_t index, unsigned attempt) {
+  return layout(op, index, true)
+      .then([this, op, index](Layout l) -> kj::Promise<void> {
+        std::string address = l.primaryAddress();
+        if (l.isHole() || address.empty()) return kj::READY_NOW;
+        auto call = pool_.get(address).then([l](rpc::ChunkService::Client c) {
+          auto q = c.syncRequest();
+          l.toChunkRef(q.initChunk());
+          return kj::Promise<ChunkSyncResponse>(q.send());
+        });
+        return loop_.timer()
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .then(
+                [address](ChunkSyncResponse&& r) {
+                  auto status = r.getStatus();
+                  if (status.getCode() != 0) {
+                    kj::throwFatalException(errnoException(
+                        errnoFromStatus(status),
+                        fmt::format("sync on chunk server {}: {}", address,
+                                    status.getMessage().cStr())));
+                  }
+                },
+                [this, address](kj::Exception&& e) {
+                  if (isDisconnect(e)) pool_.reset(address);
+                  kj::throwFatalException(kj::mv(e));
+                });
+      })
+      .catch_([this, op, index, attempt](kj::Exception&& e) -> kj::Promise<void> {
+        int err = errnoFromException(e);
+        if (err == ESTALE && attempt < kMaxStaleRetries) {
+          layouts_.invalidate(op->ino, index);
+          return syncChunk(op, index, attempt + 1);
+        }
+        if (!isDisconnect(e)) return kj::mv(e);
+        layouts_.invalidate(op->ino, index);
+        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(index),
+                             describeException(e))
+            .then([this, op, index, attempt]() { return syncChunk(op, index, attempt + 1); });
+      });
+}
+
+}  // namespace basalt::client

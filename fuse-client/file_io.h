@@ -1,0 +1,107 @@
+// File data: reads and writes against chunk servers (chunk.capnp), with layouts from the metadata
+// session (Session.getLayout) and sizes committed back to it (Command.commitWrite).
+//
+// Read: clamp to the size this client knows (EOF without any RPC at or past it); split at chunk
+// boundaries; per chunk, a layout (cached per (inode, index)); a hole (chunk id 0) reads as zeros
+// without a chunk RPC; otherwise read from a replica, trying the next one on EIO or an unreachable
+// server, and refetching the layout on ESTALE.
+// Write: split at chunk boundaries; per chunk a layout fetched forWrite and ChunkService.update to
+// its primary (ESTALE: refetch the layout and resend; the write is an idempotent overwrite). The new
+// size is committed in batches: at the latest on flush, fsync and release (and before a truncate).
+// Until then the size this client reports includes its uncommitted writes.
+// fsync: ChunkService.sync on every chunk written since the last fsync, then the commit.
+// Unreachable chunk servers are retried with backoff until the `timeout` deadline (then EIO and one
+// log line naming the server); a FUSE interrupt cuts the wait short (EINTR).
+// Thread-safety: loop thread only.
+#pragma once
+
+#include <kj/async.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "fuse-client/chunk_pool.h"
+#include "fuse-client/inode_table.h"
+#include "fuse-client/layout.h"
+#include "fuse-client/meta_session.h"
+#include "fuse-client/request.h"
+#include "server/event_loop.h"
+#include "server/log.h"
+
+namespace basalt::client {
+
+struct IoConfig {
+  uint32_t rpcTimeoutMs = 5000;
+  double timeoutSec = 60.0;
+};
+
+class FileIo {
+ public:
+  FileIo(EventLoop& loop, MetaSession& meta, ChunkPool& pool, InodeTable& inodes, IoConfig config,
+         Logger log);
+  KJ_DISALLOW_COPY(FileIo);
+
+  // Up to `size` bytes at `offset`; fewer (or none) at the end of the file.
+  kj::Promise<kj::Array<kj::byte>> read(uint64_t ino, uint64_t offset, size_t size,
+                                        kj::Own<Interruptible> intr);
+  // Writes all of `data` at `offset` (resolves with its size) or fails with an errno exception.
+  kj::Promise<size_t> write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
+                            const Credentials& cred, kj::Own<Interruptible> intr);
+  // Commits the size/mtime of this inode's writes so far (waits for a commit already in flight).
+  kj::Promise<void> flush(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+  // Makes this inode's written chunks durable on every replica, then commits.
+  kj::Promise<void> fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+
+  // The end of this client's uncommitted writes to `ino` (0 when none).
+  uint64_t uncommittedEnd(uint64_t ino) const;
+  // A truncate to `size` was applied: forget uncommitted ends past it and layouts beyond it.
+  void noteTruncate(uint64_t ino, uint64_t size);
+  // The file changed under this client (an open saw a new size/mtime): drop its cached layouts.
+  void fileChanged(uint64_t ino) { layouts_.invalidateInode(ino); }
+  // The kernel forgot the inode: drop its layouts (uncommitted state is kept until committed).
+  void forgetInode(uint64_t ino);
+
+  LayoutCache& layouts() { return layouts_; }
+
+ private:
+  struct Op;
+  struct Dirty {
+    bool pending = false;       // written since the last commit
+    uint64_t end = 0;           // the largest end written since the last commit
+    uint64_t committing = 0;    // the end of the commit in flight
+    bool killSuidGid = false;
+    std::set<uint32_t> unsynced;  // chunk indexes written since the last fsync
+    kj::Maybe<kj::ForkedPromise<void>> inflight;
+    uint64_t inflightGen = 0;
+  };
+
+  kj::Promise<Layout> layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite);
+  kj::Promise<void> readPiece(std::shared_ptr<Op> op, ChunkPiece piece, kj::ArrayPtr<kj::byte> out,
+                              unsigned attempt);
+  kj::Promise<void> readReplica(std::shared_ptr<Op> op, Layout l, size_t i, ChunkPiece piece,
+                                kj::ArrayPtr<kj::byte> out, std::string lastError);
+  kj::Promise<void> writePiece(std::shared_ptr<Op> op, ChunkPiece piece,
+                               kj::ArrayPtr<const kj::byte> data, unsigned attempt);
+  kj::Promise<void> syncChunk(std::shared_ptr<Op> op, uint32_t index, unsigned attempt);
+  kj::Promise<void> commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+  // After a chunk server could not be reached: waits before the next attempt, or fails with EIO
+  // (deadline passed, logged) or EINTR (interrupted).
+  kj::Promise<void> backoffOrFail(std::shared_ptr<Op> op, unsigned attempt,
+                                  const std::string& server, const std::string& reason);
+  std::shared_ptr<Op> newOp(uint64_t ino, std::string what, kj::Own<Interruptible> intr);
+  Dirty& dirty(uint64_t ino) { return dirty_[ino]; }
+  void maybeEraseDirty(uint64_t ino);
+
+  EventLoop& loop_;
+  MetaSession& meta_;
+  ChunkPool& pool_;
+  InodeTable& inodes_;
+  IoConfig config_;
+  Logger log_;
+  LayoutCache layouts_;
+  std::unordered_map<uint64_t, Dirty> dirty_;
+};
+
+}  // namespace basalt::client

@@ -1,0 +1,105 @@
+#include "fuse-client/fs.h"
+
+#include <algorithm>
+
+#include "fuse-client/errors.h"
+
+namespace basalt::client {
+
+Filesystem::Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& meta,
+                       InodeTable& inodes, FileIo& io, Logger log)
+    : loop(loop), opts(opts), meta(meta), inodes(inodes), io(io), log(std::move(log)),
+      tasks_(*this) {}
+
+kj::Own<Request> Filesystem::begin(fuse_req_t req, bool withGroups) {
+  return kj::refcounted<Request>(req, withGroups);
+}
+
+void Filesystem::track(Request& r, kj::Promise<void> p) {
+  tasks_.add(p.catch_([this, ref = kj::addRef(r)](kj::Exception&& e) mutable {
+    int err = errnoFromException(e);
+    if (err == EIO) log->warn("request failed with EIO: {}", describeException(e));
+    ref->err(err);
+  }));
+}
+
+void Filesystem::taskFailed(kj::Exception&& e) {
+  log->error("handler continuation failed: {}", kj::str(e).cStr());
+}
+
+bool Filesystem::replyIfError(const Request& r, rpc::Status::Reader status) {
+  if (status.getCode() == 0) return false;
+  int err = errnoFromStatus(status);
+  if (err == EIO) log->warn("metadata server: {}", status.getMessage().cStr());
+  r.err(err);
+  return true;
+}
+
+void Filesystem::fillStat(rpc::Attr::Reader a, struct stat* st) const {
+  *st = {};
+  st->st_ino = a.getIno();
+  st->st_mode = a.getMode();
+  st->st_nlink = a.getNlink();
+  st->st_uid = a.getUid();
+  st->st_gid = a.getGid();
+  st->st_rdev = a.getRdev();
+  st->st_size = static_cast<off_t>(std::max(a.getSize(), io.uncommittedEnd(a.getIno())));
+  st->st_blocks = static_cast<blkcnt_t>(a.getBlocks());
+  st->st_blksize = static_cast<blksize_t>(opts.maxWrite);
+  st->st_atim.tv_sec = a.getAtime().getSec();
+  st->st_atim.tv_nsec = a.getAtime().getNsec();
+  st->st_mtim.tv_sec = a.getMtime().getSec();
+  st->st_mtim.tv_nsec = a.getMtime().getNsec();
+  st->st_ctim.tv_sec = a.getCtime().getSec();
+  st->st_ctim.tv_nsec = a.getCtime().getNsec();
+}
+
+AttrSnapshot Filesystem::snapshot(rpc::Attr::Reader a) const {
+  AttrSnapshot s;
+  s.ino = a.getIno();
+  s.size = std::max(a.getSize(), io.uncommittedEnd(a.getIno()));
+  s.mtime = FileTime{a.getMtime().getSec(), a.getMtime().getNsec()};
+  s.chunkSize = a.getChunkSize();
+  s.uid = a.getUid();
+  s.mode = a.getMode();
+  return s;
+}
+
+fuse_entry_param Filesystem::entryParam(rpc::Attr::Reader a) const {
+  fuse_entry_param e = {};
+  e.ino = a.getIno();
+  e.generation = a.getGeneration();
+  fillStat(a, &e.attr);
+  e.attr_timeout = opts.attrTimeout;
+  e.entry_timeout = opts.entryTimeout;
+  return e;
+}
+
+void Filesystem::replyAttr(const Request& r, rpc::Attr::Reader a) {
+  struct stat st;
+  fillStat(a, &st);
+  inodes.noteAttr(snapshot(a));
+  r.attr(st, opts.attrTimeout);
+}
+
+void Filesystem::replyEntry(const Request& r, rpc::Attr::Reader a) {
+  fuse_entry_param e = entryParam(a);
+  // Count first: the kernel may send forget for this entry as soon as it has it.
+  inodes.addLookup(snapshot(a));
+  if (!r.entry(e)) inodes.forget(e.ino, 1);
+}
+
+void Filesystem::invalidateAttrLater(uint64_t ino) {
+  tasks_.add(kj::evalLater([this, ino]() {
+    if (se_ == nullptr) return;
+    int rc = fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0);
+    if (rc != 0 && rc != -ENOENT) log->debug("inval_inode {}: {}", ino, strerror(-rc));
+  }));
+}
+
+kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
+    Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill) {
+  return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(fill));
+}
+
+}  // namespace basalt::client

@@ -1,0 +1,79 @@
+// The state every FUSE handler shares: the metadata session, the file data path, the inode table,
+// the options, and the plumbing that makes "send an RPC, return, reply when it completes" safe.
+//
+// Handlers (ops_*.cc) are free functions in the libfuse table; they find this object through
+// fuse_req_userdata. Each builds a Request, chains its RPC and hands the chain to track(), which
+// turns any failure into exactly one error reply.
+// Thread-safety: loop thread only (libfuse runs the handlers on the loop, see fuse_channel.h).
+#pragma once
+
+#include <fuse3/fuse_lowlevel.h>
+#include <kj/async.h>
+
+#include <string>
+
+#include "fuse-client/file_io.h"
+#include "fuse-client/inode_table.h"
+#include "fuse-client/meta_session.h"
+#include "fuse-client/mount_options.h"
+#include "fuse-client/request.h"
+#include "rpc-schema/meta.capnp.h"
+#include "server/event_loop.h"
+#include "server/log.h"
+
+namespace basalt::client {
+
+class Filesystem final : public kj::TaskSet::ErrorHandler {
+ public:
+  Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& meta, InodeTable& inodes,
+             FileIo& io, Logger log);
+  KJ_DISALLOW_COPY(Filesystem);
+
+  static Filesystem& of(fuse_req_t req) {
+    return *static_cast<Filesystem*>(fuse_req_userdata(req));
+  }
+  // The session the notifications go to (set once mounted).
+  void attach(fuse_session* se) { se_ = se; }
+
+  // A Request for `req`; supplementary groups are read only when the server checks permissions.
+  kj::Own<Request> begin(fuse_req_t req, bool withGroups = true);
+
+  // Runs a handler's continuation. When it fails, the request gets the exception's errno (unless
+  // it was answered already). `p` should keep a reference to `r` until it replies.
+  void track(Request& r, kj::Promise<void> p);
+
+  // Replies the errno of a failed wire status; returns true when it did (the caller stops).
+  bool replyIfError(const Request& r, rpc::Status::Reader status);
+
+  // stat(2) attributes for the kernel: size includes this client's uncommitted writes.
+  void fillStat(rpc::Attr::Reader a, struct stat* st) const;
+  AttrSnapshot snapshot(rpc::Attr::Reader a) const;
+  fuse_entry_param entryParam(rpc::Attr::Reader a) const;
+
+  // getattr/setattr reply with fresh attributes (also recorded in the inode table).
+  void replyAttr(const Request& r, rpc::Attr::Reader a);
+  // An entry reply that counts one lookup, only if the kernel accepted it.
+  void replyEntry(const Request& r, rpc::Attr::Reader a);
+
+  // Posts an attribute invalidation of `ino` to run later on the loop (never from inside a
+  // handler: libfuse forbids notifying from a related request).
+  void invalidateAttrLater(uint64_t ino);
+
+  // Mutation helpers: `what` names the call in logs.
+  kj::Promise<capnp::Response<rpc::Session::MutateResults>> mutate(
+      Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill);
+
+  EventLoop& loop;
+  const MountOptions& opts;
+  MetaSession& meta;
+  InodeTable& inodes;
+  FileIo& io;
+  Logger log;
+
+ private:
+  void taskFailed(kj::Exception&& e) override;
+  fuse_session* se_ = nullptr;
+  kj::TaskSet tasks_;
+};
+
+}  // namespace basalt::client

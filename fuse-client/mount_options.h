@@ -1,0 +1,44 @@
+// The command line of basalt-mount: `basalt-mount HOST:PORT MOUNTPOINT [-o opts] [-f] [-d]`.
+//
+// Basalt's own -o options are consumed here; every other -o option (allow_other, ro, debug,
+// default_permissions, fsname=, subtype=, max_read=...) passes through to libfuse untouched, which
+// rejects what it does not know.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "server/status.h"
+
+namespace basalt::client {
+
+struct MountOptions {
+  std::string metaAddress;        // HOST:PORT of the metadata server
+  std::string mountpoint;
+  bool foreground = false;        // -f (and -d): do not daemonize
+  bool showHelp = false;          // -h / --help
+  double attrTimeout = 1.0;       // attr_timeout=SEC
+  double entryTimeout = 1.0;      // entry_timeout=SEC
+  double timeoutSec = 60.0;       // timeout=SEC: total deadline of a call while servers are unreachable
+  uint32_t rpcTimeoutMs = 5000;   // rpc_timeout_ms=MS: deadline of one attempt
+  uint32_t maxWrite = 1u << 20;   // max_write=BYTES (also passed to libfuse)
+  std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
+  std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)
+  bool readOnly = false;          // ro
+  std::vector<std::string> fuseOptions;  // passed to libfuse as one -o list
+};
+
+// Parses argv[1..] (without the program name). `isRoot`: the mount is made by root, which adds
+// allow_other (a shared filesystem serves every user). `hostname` names the client by default.
+// Fills fsname=basalt:HOST:PORT and subtype=basalt unless given. Errors are one line for the user.
+Result<MountOptions> parseMountArgs(const std::vector<std::string>& args, bool isRoot,
+                                    const std::string& hostname);
+
+// argv for fuse_session_new: {"basalt-mount", "-o", "opt1,opt2,..."} (plus "-d" for debug).
+std::vector<std::string> fuseArgs(const MountOptions& opts);
+
+const char* mountUsage();
+
+}  // namespace basalt::client

@@ -1,0 +1,162 @@
+// Open files: open/create hand out the server's handle as fi->fh; read/write go through FileIo;
+// flush and release commit this client's writes (close-to-open); release drops the server handle.
+#include <spdlog/fmt/fmt.h>
+
+#include "fuse-client/fs.h"
+#include "fuse-client/ops.h"
+
+namespace basalt::client::ops {
+
+namespace {
+
+using MutateResponse = capnp::Response<rpc::Session::MutateResults>;
+
+kj::Promise<void> releaseHandle(Filesystem& fs, uint64_t ino, uint64_t handle) {
+  return fs.meta
+      .call<rpc::Session::ReleaseResults>(fmt::format("release {} handle {}", ino, handle),
+                                          kj::Own<Interruptible>(),
+                                          [handle](rpc::Session::Client& s) {
+                                            auto q = s.releaseRequest();
+                                            q.setHandle(handle);
+                                            return q.send();
+                                          })
+      .then([&fs, ino, handle](capnp::Response<rpc::Session::ReleaseResults>&& resp) {
+        if (resp.getStatus().getCode() != 0) {
+          fs.log->warn("release of inode {} handle {}: {}", ino, handle,
+                       resp.getStatus().getMessage().cStr());
+        }
+      });
+}
+
+void openReply(Filesystem& fs, const Request& r, rpc::Attr::Reader attr, uint64_t handle, int flags,
+               const fuse_entry_param* entry) {
+  bool keep = fs.inodes.noteOpen(fs.snapshot(attr));
+  if (!keep) fs.io.fileChanged(attr.getIno());
+  if (flags & O_TRUNC) fs.io.noteTruncate(attr.getIno(), 0);
+  fuse_file_info fi = {};
+  fi.flags = flags;
+  fi.fh = handle;
+  fi.keep_cache = keep;
+  bool delivered;
+  if (entry != nullptr) {
+    fs.inodes.addLookup(fs.snapshot(attr));
+    delivered = r.create(*entry, fi);
+    if (!delivered) fs.inodes.forget(attr.getIno(), 1);
+  } else {
+    delivered = r.open(fi);
+  }
+  if (!delivered) {
+    // The kernel will never release this handle: do it now.
+    uint64_t ino = attr.getIno();
+    fs.inodes.noteRelease(ino);
+    auto p = releaseHandle(fs, ino, handle).catch_([](kj::Exception&&) {});
+    fs.track(const_cast<Request&>(r), kj::mv(p));
+  }
+}
+
+}  // namespace
+
+void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req);
+  int flags = fi->flags;
+  uint64_t seq = fs.meta.allocateSeq();
+  auto p = fs.meta
+               .call<rpc::Session::OpenResults>(
+                   fmt::format("open {}", ino), kj::addRef(*r),
+                   [cred = r->cred(), ino, flags, seq](rpc::Session::Client& s) {
+                     auto q = s.openRequest();
+                     cred.toWire(q.initCred());
+                     q.setIno(ino);
+                     q.setFlags(static_cast<uint32_t>(flags));
+                     q.setSeq(seq);
+                     return q.send();
+                   })
+               .then([&fs, r = kj::addRef(*r), flags](capnp::Response<rpc::Session::OpenResults>&& resp) {
+                 if (fs.replyIfError(*r, resp.getStatus())) return;
+                 openReply(fs, *r, resp.getAttr(), resp.getHandle(), flags, nullptr);
+               });
+  fs.track(*r, kj::mv(p));
+}
+
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req);
+  std::string n = name;
+  int flags = fi->flags;
+  auto p = fs.mutate(*r, fmt::format("create {}/{}", parent, n),
+                     [parent, n, mode, flags](rpc::Command::Builder c) {
+                       auto cr = c.initCreate();
+                       cr.setParent(parent);
+                       cr.setName(n);
+                       cr.setMode(S_IFREG | (mode & 07777));
+                       cr.setExclusive((flags & O_EXCL) != 0);
+                       cr.setTruncate((flags & O_TRUNC) != 0);
+                       cr.setOpen(true);
+                       cr.setOpenFlags(static_cast<uint32_t>(flags));
+                     })
+               .then([&fs, r = kj::addRef(*r), parent, flags](MutateResponse&& resp) {
+                 auto reply = resp.getReply();
+                 if (fs.replyIfError(*r, reply.getStatus())) return;
+                 fuse_entry_param e = fs.entryParam(reply.getAttr());
+                 openReply(fs, *r, reply.getAttr(), reply.getHandle(), flags, &e);
+                 if (!reply.getExisted()) fs.invalidateAttrLater(parent);
+               });
+  fs.track(*r, kj::mv(p));
+}
+
+void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  auto p = fs.io.read(ino, static_cast<uint64_t>(off), size, kj::addRef(*r))
+               .then([r = kj::addRef(*r)](kj::Array<kj::byte>&& data) {
+                 r->buf(reinterpret_cast<const char*>(data.begin()), data.size());
+               });
+  fs.track(*r, kj::mv(p));
+}
+
+void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+           fuse_file_info*) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  auto data = kj::heapArray<kj::byte>(reinterpret_cast<const kj::byte*>(buf), size);
+  auto p = fs.io.write(ino, static_cast<uint64_t>(off), kj::mv(data), r->cred(), kj::addRef(*r))
+               .then([r = kj::addRef(*r)](size_t n) { r->write(n); });
+  fs.track(*r, kj::mv(p));
+}
+
+void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  auto p = fs.io.flush(ino, r->cred(), kj::addRef(*r)).then([r = kj::addRef(*r)]() { r->err(0); });
+  fs.track(*r, kj::mv(p));
+}
+
+void fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  auto p = fs.io.fsync(ino, r->cred(), kj::addRef(*r)).then([r = kj::addRef(*r)]() { r->err(0); });
+  fs.track(*r, kj::mv(p));
+}
+
+void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  uint64_t handle = fi->fh;
+  // The kernel ignores release errors; a failed commit is logged (flush already reported it).
+  auto p = fs.io.flush(ino, r->cred(), kj::Own<Interruptible>())
+               .catch_([&fs, ino](kj::Exception&& e) {
+                 fs.log->warn("commit on release of inode {}: {}", ino, describeException(e));
+               })
+               .then([&fs, ino, handle]() { return releaseHandle(fs, ino, handle); })
+               .catch_([&fs, ino](kj::Exception&& e) {
+                 fs.log->warn("release of inode {}: {}", ino, describeException(e));
+               })
+               .then([&fs, r = kj::addRef(*r), ino]() {
+                 fs.inodes.noteRelease(ino);
+                 r->err(0);
+               });
+  fs.track(*r, kj::mv(p));
+}
+
+}  // namespace basalt::client::ops
