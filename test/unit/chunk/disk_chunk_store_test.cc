@@ -1,0 +1,256 @@
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "chunk/disk_chunk_store.h"
+#include "chunk/mem_chunk_store.h"
+#include "test_util.h"
+
+using namespace basalt;
+using namespace basalt::chunk;
+using namespace basalt::chunk::test;
+
+namespace {
+
+std::unique_ptr<DiskChunkStore> openStore(const std::string& dir, FileIo* io = nullptr) {
+  auto s = DiskChunkStore::open(dir, makeLogger("store-test"), io);
+  REQUIRE_MESSAGE(s.isOk(), s.status().toString());
+  return std::move(*s);
+}
+
+std::vector<uint8_t> readAll(ChunkStore& s, uint64_t id, uint32_t off, uint32_t len, Status* st = nullptr) {
+  std::vector<uint8_t> out(len);
+  Status r = s.read(id, off, len, out.data());
+  if (st) *st = r;
+  else REQUIRE_MESSAGE(r.isOk(), r.toString());
+  return out;
+}
+
+// A model of a chunk: what every store must read back.
+struct Model {
+  std::vector<uint8_t> bytes;
+  void write(uint32_t off, const std::vector<uint8_t>& d) {
+    if (off + d.size() > bytes.size()) bytes.resize(off + d.size(), 0);
+    std::copy(d.begin(), d.end(), bytes.begin() + off);
+  }
+  void truncate(uint32_t len) { bytes.resize(len, 0); }
+  void zero(uint32_t off, uint32_t len) {
+    for (uint64_t i = off; i < uint64_t{off} + len && i < bytes.size(); ++i) bytes[i] = 0;
+  }
+  std::vector<uint8_t> read(uint32_t off, uint32_t len) const {
+    std::vector<uint8_t> out(len, 0);
+    for (uint64_t i = off; i < uint64_t{off} + len && i < bytes.size(); ++i) out[i - off] = bytes[i];
+    return out;
+  }
+};
+
+// Fails chosen system calls with a chosen errno, counting down calls that match.
+class FailingFileIo : public PosixFileIo {
+ public:
+  enum Call { kFallocate, kPwrite };
+  void failAfter(Call call, int n, int err) {
+    call_ = call;
+    remaining_ = n;
+    err_ = err;
+  }
+  void stop() { err_ = 0; }
+  int fallocate(int fd, int mode, off_t off, off_t len) override {
+    if (shouldFail(kFallocate)) return -err_;
+    return PosixFileIo::fallocate(fd, mode, off, len);
+  }
+  ssize_t pwrite(int fd, const void* buf, size_t len, off_t off) override {
+    if (shouldFail(kPwrite)) return -err_;
+    return PosixFileIo::pwrite(fd, buf, len, off);
+  }
+
+ private:
+  bool shouldFail(Call c) {
+    if (err_ == 0 || c != call_) return false;
+    return remaining_-- <= 0;
+  }
+  Call call_ = kPwrite;
+  std::atomic<int> remaining_{0};
+  int err_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a chunk reads back what was written, and bytes never written read as zeros") {
+  TempDir dir;
+  auto s = openStore(dir.path());
+  REQUIRE(s->create(7, 1, ChunkState::kOk).isOk());
+  std::vector<uint8_t> data(100, 0xAB);
+  REQUIRE(s->write(7, 70000, data.data(), data.size()).isOk());
+  CHECK(s->stat(7)->length == 70100);
+  auto got = readAll(*s, 7, 0, 200000);
+  for (size_t i = 0; i < got.size(); ++i) {
+    bool inWrite = i >= 70000 && i < 70100;
+    if (got[i] != (inWrite ? 0xAB : 0)) FAIL("byte " << i << " is " << int(got[i]));
+  }
+  CHECK(s->stat(8).status().code() == ENOENT);
+}
+
+TEST_CASE("random writes, truncates and zero ranges keep data and block CRCs right, across reopen") {
+  TempDir dir;
+  std::mt19937 rng(42);
+  Model model;
+  {
+    auto s = openStore(dir.path());
+    REQUIRE(s->create(1, 3, ChunkState::kOk).isOk());
+    for (int i = 0; i < 300; ++i) {
+      int kind = rng() % 10;
+      if (kind < 6) {
+        uint32_t off = rng() % (600 * 1024), len = 1 + rng() % (150 * 1024);
+        auto d = randomBytes(rng, len);
+        REQUIRE(s->write(1, off, d.data(), d.size()).isOk());
+        model.write(off, d);
+      } else if (kind < 8) {
+        uint32_t len = rng() % (700 * 1024);
+        REQUIRE(s->truncate(1, len).isOk());
+        model.truncate(len);
+      } else {
+        uint32_t off = rng() % (700 * 1024), len = rng() % (200 * 1024);
+        REQUIRE(s->zero(1, off, len).isOk());
+        model.zero(off, len);
+      }
+      REQUIRE(s->stat(1)->length == model.bytes.size());
+      uint32_t off = rng() % (800 * 1024), len = rng() % (200 * 1024);
+      REQUIRE(readAll(*s, 1, off, len) == model.read(off, len));
+    }
+    REQUIRE(s->sync(1).isOk());
+  }
+  auto s = openStore(dir.path());
+  auto m = s->stat(1);
+  REQUIRE(m.isOk());
+  CHECK(m->version == 3);
+  CHECK((m->state == ChunkState::kOk));
+  CHECK(m->length == model.bytes.size());
+  CHECK(readAll(*s, 1, 0, 1 << 20) == model.read(0, 1 << 20));
+  // The .crc file holds one u32 per 64 KiB block of the length.
+  int fd = ::open(s->crcPath(1).c_str(), O_RDONLY);
+  off_t crcSize = lseek(fd, 0, SEEK_END);
+  ::close(fd);
+  CHECK(crcSize == static_cast<off_t>(4 * ((model.bytes.size() + kBlockSize - 1) / kBlockSize)));
+}
+
+TEST_CASE("one corrupted byte in a chunk file is EIO naming the block, and other blocks still read") {
+  TempDir dir;
+  std::mt19937 rng(7);
+  auto data = randomBytes(rng, 4 * kBlockSize);
+  {
+    auto s = openStore(dir.path());
+    REQUIRE(s->create(9, 2, ChunkState::kOk).isOk());
+    REQUIRE(s->write(9, 0, data.data(), data.size()).isOk());
+    int fd = ::open(s->dataPath(9).c_str(), O_RDWR);
+    uint8_t b = data[2 * kBlockSize + 1234] ^ 0x01;
+    REQUIRE(::pwrite(fd, &b, 1, 2 * kBlockSize + 1234) == 1);
+    ::close(fd);
+  }
+  auto s = openStore(dir.path());  // reopened: no cached state hides the damage
+  Status st;
+  readAll(*s, 9, 2 * kBlockSize + 10, 100, &st);
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("block 2") != std::string::npos);
+  readAll(*s, 9, kBlockSize - 10, 2 * kBlockSize, &st);  // spans blocks 0..2
+  CHECK(st.code() == EIO);
+  auto b01 = readAll(*s, 9, 0, 2 * kBlockSize);
+  CHECK(std::equal(b01.begin(), b01.end(), data.begin()));
+  auto b3 = readAll(*s, 9, 3 * kBlockSize, kBlockSize);
+  CHECK(std::equal(b3.begin(), b3.end(), data.begin() + 3 * kBlockSize));
+  // A partial write into the bad block must not launder it into a valid CRC.
+  uint8_t x = 1;
+  CHECK(s->write(9, 2 * kBlockSize, &x, 1).code() == EIO);
+}
+
+TEST_CASE("a full disk at space reservation fails the write with ENOSPC and changes nothing") {
+  TempDir dir;
+  FailingFileIo io;
+  auto s = openStore(dir.path(), &io);
+  REQUIRE(s->create(1, 1, ChunkState::kOk).isOk());
+  std::vector<uint8_t> a(100000, 'a'), b(100000, 'b');
+  REQUIRE(s->write(1, 0, a.data(), a.size()).isOk());
+  for (int n : {0, 1}) {  // the data reservation, then the CRC reservation
+    io.failAfter(FailingFileIo::kFallocate, n, ENOSPC);
+    CHECK(s->write(1, 50000, b.data(), b.size()).code() == ENOSPC);
+    io.stop();
+    CHECK(readAll(*s, 1, 0, 100000) == a);
+    CHECK(s->stat(1)->length == 100000);
+  }
+  io.failAfter(FailingFileIo::kFallocate, 0, EDQUOT);
+  CHECK(s->write(1, 0, b.data(), 10).code() == ENOSPC);  // quota is reported as a full disk
+  io.stop();
+  CHECK(readAll(*s, 1, 0, 100000) == a);
+}
+
+TEST_CASE("a write failing after data reached the disk marks the chunk damaged: reads fail, never lie") {
+  TempDir dir;
+  FailingFileIo io;
+  std::vector<uint8_t> a(100000, 'a'), b(100000, 'b');
+  {
+    auto s = openStore(dir.path(), &io);
+    REQUIRE(s->create(1, 1, ChunkState::kOk).isOk());
+    REQUIRE(s->write(1, 0, a.data(), a.size()).isOk());
+    io.failAfter(FailingFileIo::kPwrite, 1, ENOSPC);  // data lands, the CRC write fails
+    CHECK(s->write(1, 50000, b.data(), b.size()).code() == ENOSPC);
+    io.stop();
+    Status st;
+    readAll(*s, 1, 0, 10, &st);
+    CHECK(st.code() == EIO);
+    CHECK((s->stat(1)->state == ChunkState::kDamaged));
+  }
+  auto s = openStore(dir.path());  // the mark survives a restart
+  CHECK((s->stat(1)->state == ChunkState::kDamaged));
+  // A replace from a healthy replica repairs it.
+  REQUIRE(s->replace(1, 2, b.data(), b.size()).isOk());
+  CHECK(readAll(*s, 1, 0, 100000) == b);
+}
+
+TEST_CASE("a real full filesystem (1 MiB tmpfs) fails writes with ENOSPC and every chunk reads back") {
+  TempDir dir;
+  std::string mnt = dir.path() + "/mnt";
+  std::filesystem::create_directory(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here (" << strerror(errno) << "); the fault-injection cases cover ENOSPC");
+    return;
+  }
+  struct Unmount {
+    std::string p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  auto s = openStore(mnt + "/data");
+  std::mt19937 rng(3);
+  std::vector<std::vector<uint8_t>> written;
+  Status last;
+  for (uint64_t id = 1; id < 100 && last.isOk(); ++id) {
+    REQUIRE(s->create(id, 1, ChunkState::kOk).isOk());
+    auto d = randomBytes(rng, 200 * 1024);
+    last = s->write(id, 0, d.data(), d.size());
+    written.push_back(last.isOk() ? d : std::vector<uint8_t>{});
+  }
+  CHECK(last.code() == ENOSPC);
+  for (size_t i = 0; i < written.size(); ++i) {
+    uint64_t id = i + 1;
+    CHECK((s->stat(id)->state == ChunkState::kOk));
+    CHECK(s->stat(id)->length == written[i].size());
+    CHECK(readAll(*s, id, 0, static_cast<uint32_t>(written[i].size())) == written[i]);
+  }
+}
+
+TEST_CASE("the in-memory store follows the same model and injects full-disk failures") {
+  MemChunkStore s;
+  Model model;
+  REQUIRE(s.create(1, 1, ChunkState::kOk).isOk());
+  std::vector<uint8_t> d(1000, 'x');
+  REQUIRE(s.write(1, 5000, d.data(), d.size()).isOk());
+  model.write(5000, d);
+  REQUIRE(s.zero(1, 5500, 100000).isOk());
+  model.zero(5500, 100000);
+  CHECK(readAll(s, 1, 0, 8000) == model.read(0, 8000));
+  s.failMutationsWith(ENOSPC);
+  CHECK(s.write(1, 0, d.data(), d.size()).code() == ENOSPC);
+  CHECK(readAll(s, 1, 0, 8000) == model.read(0, 8000));
+}
