@@ -1,6 +1,7 @@
 // basalt: the admin CLI and local-cluster launcher. Only parses the command line and dispatches.
 #include <CLI/CLI.hpp>
 
+#include "tools/bench/bench_command.h"
 #include "tools/cluster_commands.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
   auto* statusCmd = app.add_subcommand("status", "Show every server and mount with its health");
   statusCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
 
+  basalt::tools::bench::BenchOptions bench;
+  auto* benchCmd = app.add_subcommand("bench", "Run the standard workloads in DIR (vs a local dir)");
+  benchCmd->add_option("DIR", bench.dir, "Where to run (inside a Basalt mount)")->required();
+  benchCmd->add_option("--vs", bench.vsDir, "Run the same workloads on LOCALDIR, interleaved");
+  benchCmd->add_flag("--quick", bench.quick, "Fewer runs and smaller sizes (a couple of minutes)");
+  benchCmd->add_option("--json", bench.jsonFile, "Write all samples, medians and machine info here");
+  benchCmd->add_option("--cluster", bench.clusterDir, "`basalt up` dir: kill-a-server probe, RSS");
+  benchCmd->add_option("--runs", bench.runs, "Runs per workload (default 3, --quick 2)");
+
   CLI11_PARSE(app, argc, argv);
   if (upCmd->parsed()) {
     up.chunksGiven = chunksOpt->count() > 0;
@@ -36,5 +46,6 @@ int main(int argc, char** argv) {
   if (downCmd->parsed()) return basalt::tools::runDown(dir);
   if (mountCmd->parsed()) return basalt::tools::runMount(dir, mountpoint);
   if (statusCmd->parsed()) return basalt::tools::runStatus(dir);
+  if (benchCmd->parsed()) return basalt::tools::bench::runBench(bench);
   return 2;
 }
