@@ -191,7 +191,13 @@ LockOutcome LockTable::flock(InodeId ino, const LockRequest& req) {
     auto it = space.held.find(whole.owner);
     if (it != space.held.end()) {
       if (it->second.front().type == whole.type) return result;  // already held: nothing to do
-      // Conversion: drop the old lock first, as Linux does (see the header).
+      if (blockersOfNew(space, whole).empty()) {
+        // Nothing stands in the way: convert in place (a downgrade may let shared waiters in).
+        applyRange(it->second, whole.range, whole.type, whole.pid);
+        grantWaiters(space, &result.wakeups);
+        return result;
+      }
+      // Blocked: drop the old lock first, as Linux does (see the header), then ask afresh.
       space.held.erase(it);
       grantWaiters(space, &wakeups);
     }

@@ -10,9 +10,11 @@
 //    each other; locks of different owners conflict when they overlap and one is a write lock.
 //    POSIX and OFD owners are different owners even with equal numbers, so they conflict.
 //  - flock locks (kind kFlock) cover the whole file in a namespace of their own. A conversion
-//    (SH<->EX) first drops the owner's old lock and then asks for the new one, as Linux does: a
-//    failed LOCK_NB conversion leaves the owner with no lock, and dropping may grant waiters.
-//    Dropping first is also what keeps two SH holders that both convert to EX from deadlocking.
+//    (SH<->EX) that can be granted at once happens in place (on Linux no woken waiter can slip in
+//    between either). One that is blocked first drops the owner's old lock, as Linux does: a
+//    failed LOCK_NB conversion leaves the owner with no lock, a blocking one waits without it, and
+//    the drop may grant waiters. Dropping is what keeps two SH holders that both convert to EX
+//    from deadlocking (flock waits are not checked for deadlocks).
 //  - Fairness: waiters of an inode form one FIFO queue per namespace. A request (new or queued) is
 //    blocked by a conflicting held lock of another owner, and by a conflicting EARLIER waiter of
 //    another owner, so later readers never overtake a queued writer. One exception keeps fairness
@@ -57,8 +59,8 @@ class LockTable {
   LockOutcome setLock(InodeId ino, const LockRequest& req);
 
   // flock(2). Requires req.owner.kind == kFlock (else EINVAL); req.range is ignored. LOCK_UN is
-  // kUnlock. Asking again for the type already held succeeds without change; a conversion drops
-  // the old lock first (see above), so `wakeups` may be non-empty even when error == EAGAIN.
+  // kUnlock. Asking again for the type already held succeeds without change; a blocked conversion
+  // drops the old lock first (see above), so `wakeups` may be non-empty even when error == EAGAIN.
   LockOutcome flock(InodeId ino, const LockRequest& req);
 
   // fcntl F_GETLK / F_OFD_GETLK: would `owner` be granted `type` over `range`, looking only at held
