@@ -89,7 +89,7 @@ TEST_CASE("readers queued behind a writer are granted together") {
 
 TEST_CASE("closing, session expiry and inode reclaim release locks and wake waiters") {
   LockTable t;
-  LockOwner a = posix(1, 1), a2 = posix(1, 2), b = posix(2, 1);
+  LockOwner a = posix(1, 1), a2 = posix(1, 2), a3 = posix(1, 3), b = posix(2, 1);
   CHECK(lock(t, 1, req(a, 0, 9, W)).error == 0);
   CHECK(lock(t, 1, req(b, 0, 9, W, 10)).queued);
   CHECK(t.releaseOwner(1, a).granted == Ids{10});
@@ -99,7 +99,7 @@ TEST_CASE("closing, session expiry and inode reclaim release locks and wake wait
   CHECK(lock(t, 3, req(a2, 0, 0, W)).error == 0);
   CHECK(lock(t, 2, req(b, 0, 0, W, 11)).queued);
   CHECK(lock(t, 3, req(b, 0, 0, R, 12)).queued);
-  CHECK(lock(t, 1, req(a2, 0, 0, R, 13)).queued);  // session 1 also waits on inode 1
+  CHECK(lock(t, 1, req(a3, 0, 0, R, 13)).queued);  // session 1 also waits on inode 1
   CHECK(t.inodesOfSession(1) == std::vector<InodeId>{1, 2, 3});
   Wakeups w = t.releaseSession(1);
   CHECK(t.checkInvariants() == "");
