@@ -35,6 +35,10 @@ int errnoFromException(const kj::Exception& e) {
   return EIO;
 }
 
+bool isErrnoException(const kj::Exception& e) {
+  return strncmp(e.getDescription().cStr(), kPrefix, sizeof(kPrefix) - 1) == 0;
+}
+
 std::string describeException(const kj::Exception& e) {
   std::string d = e.getDescription().cStr();
   if (d.rfind(kPrefix, 0) == 0) {
@@ -42,7 +46,9 @@ std::string describeException(const kj::Exception& e) {
     if (close != std::string::npos) return d.substr(close + 2);
   }
   if (d.find("timed out") != std::string::npos) return "timed out";
-  // kj formats syscall failures as "connect(): Connection refused"; keep the last part.
+  // kj formats syscall failures as "connect(): Connection refused; details"; keep the reason.
+  size_t semi = d.find("; ");
+  if (semi != std::string::npos) d = d.substr(0, semi);
   size_t colon = d.rfind(": ");
   std::string reason = colon == std::string::npos ? d : d.substr(colon + 2);
   if (!reason.empty() && reason[0] >= 'A' && reason[0] <= 'Z' &&

@@ -30,6 +30,9 @@ kj::Exception errnoException(int err, const std::string& message);
 // (disconnects that escaped the retry loop, bugs).
 int errnoFromException(const kj::Exception& e);
 
+// Whether `e` was made by errnoException (its cause was already logged where it was made).
+bool isErrnoException(const kj::Exception& e);
+
 // A short human reason from a kj exception ("connection refused", "timed out"), for log lines.
 std::string describeException(const kj::Exception& e);
 

@@ -18,7 +18,8 @@ kj::Own<Request> Filesystem::begin(fuse_req_t req, bool withGroups) {
 void Filesystem::track(Request& r, kj::Promise<void> p) {
   tasks_.add(p.catch_([this, ref = kj::addRef(r)](kj::Exception&& e) mutable {
     int err = errnoFromException(e);
-    if (err == EIO) log->warn("request failed with EIO: {}", describeException(e));
+    if (!isErrnoException(e)) log->warn("request failed with EIO: {}", kj::str(e).cStr());
+    else log->debug("request failed: {}", describeException(e));
     ref->err(err);
   }));
 }

@@ -1,0 +1,172 @@
+// MetaSession against an in-process fake metadata server on an ephemeral port.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "fuse-client/meta_session.h"
+
+using namespace basalt;
+using namespace basalt::client;
+
+namespace {
+
+struct Record {
+  std::vector<uint64_t> seqs;
+  std::vector<uint64_t> sessions;
+  std::vector<uint64_t> resumes;
+  int swallow = 0;  // mutate calls to leave unanswered (a lost reply)
+};
+
+class FakeSession final : public rpc::Session::Server {
+ public:
+  explicit FakeSession(Record& rec) : rec_(rec) {}
+  kj::Promise<void> mutate(MutateContext context) override {
+    auto cmd = context.getParams().getCommand();
+    rec_.seqs.push_back(cmd.getSeq());
+    rec_.sessions.push_back(cmd.getSession());
+    if (rec_.swallow > 0) {
+      rec_.swallow--;
+      return kj::NEVER_DONE;
+    }
+    context.getResults().initReply().initStatus().setCode(0);
+    return kj::READY_NOW;
+  }
+
+ private:
+  Record& rec_;
+};
+
+class FakeMeta final : public rpc::MetaService::Server {
+ public:
+  explicit FakeMeta(Record& rec) : rec_(rec) {}
+  kj::Promise<void> openSession(OpenSessionContext context) override {
+    rec_.resumes.push_back(context.getParams().getResume());
+    auto r = context.getResults();
+    r.initStatus().setCode(0);
+    r.setSession(kj::heap<FakeSession>(rec_));
+    r.setId(4242);
+    r.setLeaseMs(60000);
+    return kj::READY_NOW;
+  }
+
+ private:
+  Record& rec_;
+};
+
+class TestInterrupt final : public Interruptible {
+ public:
+  bool interrupted() const override { return fired_; }
+  kj::Promise<void> whenInterrupted() override { return fork_.addBranch(); }
+  void fire() {
+    fired_ = true;
+    fulfiller_->fulfill();
+  }
+
+ private:
+  bool fired_ = false;
+  kj::PromiseFulfillerPair<void> paf_ = kj::newPromiseAndFulfiller<void>();
+  kj::Own<kj::PromiseFulfiller<void>> fulfiller_ = kj::mv(paf_.fulfiller);
+  kj::ForkedPromise<void> fork_ = paf_.promise.fork();
+};
+
+int freePort(EventLoop& loop) {
+  // A port that was free a moment ago and has nobody listening now.
+  auto addr = loop.network().parseAddress("127.0.0.1:0").wait(loop.waitScope());
+  auto listener = addr->listen();
+  return static_cast<int>(listener->getPort());
+}
+
+}  // namespace
+
+TEST_CASE("a mutation whose reply is lost is resent with the same seq on a resumed session") {
+  EventLoop loop;
+  Record rec;
+  rec.swallow = 1;
+  rpc::MetaService::Client cap = kj::heap<FakeMeta>(rec);
+  RpcServer server(loop, cap, makeLogger("test"));
+  uint port = server.listen("127.0.0.1:0").wait(loop.waitScope());
+  MetaSession meta(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 10.0},
+                   makeLogger("test"));
+  meta.connect().wait(loop.waitScope());
+  Credentials cred;
+  auto r = meta.mutate("mkdir 1/x", kj::Own<Interruptible>(), cred,
+                       [](rpc::Command::Builder c) { c.initCreate().setName("x"); })
+               .wait(loop.waitScope());
+  CHECK(r.getReply().getStatus().getCode() == 0);
+  REQUIRE(rec.seqs.size() == 2);
+  CHECK(rec.seqs[0] == rec.seqs[1]);
+  CHECK(rec.seqs[0] != 0);
+  CHECK(rec.sessions[1] == 4242);
+  REQUIRE(rec.resumes.size() == 2);
+  CHECK(rec.resumes[0] == 0);
+  CHECK(rec.resumes[1] == 4242);  // the reconnect resumed the session
+
+  // The next mutation takes a new seq.
+  meta.mutate("mkdir 1/y", kj::Own<Interruptible>(), cred, [](rpc::Command::Builder) {})
+      .wait(loop.waitScope());
+  REQUIRE(rec.seqs.size() == 3);
+  CHECK(rec.seqs[2] > rec.seqs[1]);
+}
+
+TEST_CASE("the first connection to an unreachable server fails with one line naming it") {
+  EventLoop loop;
+  int port = freePort(loop);
+  std::string address = "127.0.0.1:" + std::to_string(port);
+  MetaSession meta(loop, MetaConfig{address, "t", 500, 1.0}, makeLogger("test"));
+  auto message = meta.connect()
+                     .then([]() { return std::string("connected"); },
+                           [](kj::Exception&& e) { return describeException(e); })
+                     .wait(loop.waitScope());
+  CHECK(message == "cannot reach metadata server " + address + ": connection refused");
+}
+
+TEST_CASE("calls fail with EIO once the deadline passes while the server is gone") {
+  EventLoop loop;
+  Record rec;
+  rpc::MetaService::Client cap = kj::heap<FakeMeta>(rec);
+  auto server = kj::heap<RpcServer>(loop, cap, makeLogger("test"));
+  uint port = server->listen("127.0.0.1:0").wait(loop.waitScope());
+  MetaSession meta(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 0.6},
+                   makeLogger("test"));
+  meta.connect().wait(loop.waitScope());
+  server = nullptr;  // the metadata server goes away
+  auto start = loop.timer().now();
+  int err = meta.mutate("rmdir 1/x", kj::Own<Interruptible>(), Credentials(),
+                        [](rpc::Command::Builder) {})
+                .then([](auto&&) { return 0; },
+                      [](kj::Exception&& e) { return errnoFromException(e); })
+                .wait(loop.waitScope());
+  CHECK(err == EIO);
+  CHECK(loop.timer().now() - start >= 600 * kj::MILLISECONDS);
+
+  // It comes back on the same port: the same session object works again.
+  server = kj::heap<RpcServer>(loop, cap, makeLogger("test"));
+  server->listen("127.0.0.1:" + std::to_string(port)).wait(loop.waitScope());
+  auto r = meta.mutate("rmdir 1/x", kj::Own<Interruptible>(), Credentials(),
+                       [](rpc::Command::Builder) {})
+               .wait(loop.waitScope());
+  CHECK(r.getReply().getStatus().getCode() == 0);
+  CHECK(rec.resumes.back() == 4242);
+}
+
+TEST_CASE("an interrupt ends a call waiting for an unreachable server with EINTR") {
+  EventLoop loop;
+  Record rec;
+  rpc::MetaService::Client cap = kj::heap<FakeMeta>(rec);
+  auto server = kj::heap<RpcServer>(loop, cap, makeLogger("test"));
+  uint port = server->listen("127.0.0.1:0").wait(loop.waitScope());
+  MetaSession meta(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 30.0},
+                   makeLogger("test"));
+  meta.connect().wait(loop.waitScope());
+  server = nullptr;
+  auto intr = kj::refcounted<TestInterrupt>();
+  auto& intrRef = *intr;
+  auto start = loop.timer().now();
+  auto call = meta.mutate("unlink 1/x", kj::mv(intr), Credentials(), [](rpc::Command::Builder) {})
+                  .then([](auto&&) { return 0; },
+                        [](kj::Exception&& e) { return errnoFromException(e); });
+  loop.timer().afterDelay(300 * kj::MILLISECONDS).wait(loop.waitScope());
+  intrRef.fire();
+  CHECK(call.wait(loop.waitScope()) == EINTR);
+  CHECK(loop.timer().now() - start < 5 * kj::SECONDS);
+}
