@@ -1,5 +1,6 @@
 #include "tools/bench/report.h"
 
+#include <algorithm>
 #include <map>
 
 #include "tools/bench/format.h"
@@ -59,18 +60,18 @@ std::pair<std::string, std::string> sideCells(const std::string& row, const std:
   } else {
     median = "–";
   }
-  std::string marks;
-  for (const auto& [run, text] : side.errors) {
-    marks += (marks.empty() ? "" : ",") + std::to_string(notes.add(row, sideName, "ERROR " + text, run));
-  }
-  for (const auto& [run, text] : side.notes) {
-    marks += (marks.empty() ? "" : ",") + std::to_string(notes.add(row, sideName, text, run));
-  }
+  std::vector<int> marks;  // footnote numbers, each once, in order
+  auto mark = [&](int n) {
+    if (std::find(marks.begin(), marks.end(), n) == marks.end()) marks.push_back(n);
+  };
+  for (const auto& [run, text] : side.errors) mark(notes.add(row, sideName, "ERROR " + text, run));
+  for (const auto& [run, text] : side.notes) mark(notes.add(row, sideName, text, run));
   if (!side.notSupported.empty() && summary) {
-    marks += (marks.empty() ? "" : ",") +
-             std::to_string(notes.add(row, sideName, "not supported: " + side.notSupported, 0));
+    mark(notes.add(row, sideName, "not supported: " + side.notSupported, 0));
   }
-  if (!marks.empty()) median += " [" + marks + "]";
+  std::string list;
+  for (int n : marks) list += (list.empty() ? "" : ",") + std::to_string(n);
+  if (!list.empty()) median += " [" + list + "]";
   return {median, range};
 }
 
