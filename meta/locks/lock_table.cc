@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 
 namespace basalt::meta {
 
@@ -130,6 +131,32 @@ void LockTable::grantWaiters(Space& space, Wakeups* out) {
   }
 }
 
+void LockTable::breakCycles(InodeId ino, Wakeups* out) {
+  for (;;) {
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end()) return;
+    Space& space = it->second.record;
+    bool anyPosix = false;
+    for (WaiterId id : space.queue) anyPosix |= waiters_.at(id).req.owner.kind == OwnerKind::kPosix;
+    if (!anyPosix) return;
+    std::vector<std::set<LockOwner>> blockers = blockersOf(space, queuedRequests(space));
+    size_t victim = space.queue.size();
+    for (size_t k = space.queue.size(); k-- > 0;) {
+      const LockRequest& r = waiters_.at(space.queue[k]).req;
+      if (r.owner.kind == OwnerKind::kPosix && wouldDeadlock(r, blockers[k])) {
+        victim = k;
+        break;
+      }
+    }
+    if (victim == space.queue.size()) return;
+    WaiterId id = space.queue[victim];
+    space.queue.erase(space.queue.begin() + static_cast<std::ptrdiff_t>(victim));
+    waiters_.erase(id);
+    out->deadlocked.push_back(id);
+    grantWaiters(space, out);
+  }
+}
+
 LockOutcome LockTable::acquire(InodeId ino, const LockRequest& req, Wakeups wakeups) {
   LockOutcome result;
   Space& space = spaceFor(inodes_[ino], req.owner);
@@ -155,6 +182,7 @@ LockOutcome LockTable::acquire(InodeId ino, const LockRequest& req, Wakeups wake
       result.queued = true;
     }
   }
+  breakCycles(ino, &wakeups);
   result.wakeups = std::move(wakeups);
   tidy(ino, req.owner.session);
   return result;
@@ -235,6 +263,7 @@ Wakeups LockTable::cancelWaiter(WaiterId id) {
   space.queue.erase(std::find(space.queue.begin(), space.queue.end(), id));
   waiters_.erase(it);
   grantWaiters(space, &wakeups);
+  breakCycles(ino, &wakeups);
   tidy(ino, owner.session);
   return wakeups;
 }
@@ -245,6 +274,7 @@ Wakeups LockTable::releaseOwner(InodeId ino, const LockOwner& owner) {
   if (it == inodes_.end()) return wakeups;
   Space& space = spaceFor(it->second, owner);
   if (space.held.erase(owner) != 0) grantWaiters(space, &wakeups);
+  breakCycles(ino, &wakeups);
   tidy(ino, owner.session);
   return wakeups;
 }
@@ -272,6 +302,7 @@ Wakeups LockTable::releaseSession(uint64_t session) {
       }
       grantWaiters(*space, &wakeups);
     }
+    breakCycles(ino, &wakeups);
     tidy(ino, session);
   }
   return wakeups;

@@ -24,8 +24,10 @@
 //  - Non-blocking requests that are blocked fail with EAGAIN. Blocking ones are queued, except a
 //    POSIX request that would close a cycle of POSIX owners waiting for each other (through held
 //    locks or the queue, across inodes) fails with EDEADLK. As on Linux, OFD and flock requests
-//    are not checked (their owners are not processes). The check runs when a request would queue;
-//    like Linux's, it does not revisit waiters when later grants change who blocks whom.
+//    are not checked (their owners are not processes). The check runs when a request would queue,
+//    and again for the waiters of an inode after every change there: when a grant closes a cycle
+//    of POSIX waiters (possible when an owner has several blocked threads), the newest waiter of
+//    the cycle fails with EDEADLK (Wakeups::deadlocked). Linux leaves such cycles hanging.
 //    Fairness can still turn inconsistent lock ordering across inodes into a wait that Linux would
 //    have granted (a reader behind a queued writer that waits for the reader's own lock on another
 //    inode): for POSIX owners that is reported as EDEADLK, for OFD/flock owners it waits.
@@ -155,6 +157,10 @@ class LockTable {
   bool wouldDeadlock(const LockRequest& req, const std::set<LockOwner>& blockers) const;
   // Grants every waiter of `space` that is no longer blocked, in FIFO order, until none is left.
   void grantWaiters(Space& space, Wakeups* out);
+  // Fails POSIX waiters of `ino` that sit on a cycle, newest first, until no cycle is left
+  // (granting what their removal unblocks). Every cycle a change of `ino` can close passes
+  // through a waiter of `ino`, so calling this after each change keeps the table cycle-free.
+  void breakCycles(InodeId ino, Wakeups* out);
   // Common path of setLock and flock once the request is validated.
   LockOutcome acquire(InodeId ino, const LockRequest& req, Wakeups wakeups);
   // Drops the inode entry if empty and recomputes whether `session` still appears on `ino`.

@@ -78,12 +78,17 @@ struct LockRequest {
 };
 
 // Waiters whose fate an operation decided. The caller completes their parked RPCs:
-// `granted` with success (the lock is now held), `cancelled` with an error of its choice
-// (EINTR for cancelWaiter's own waiter is the caller's business; these are the waiters removed
-// because their session or inode went away). Both lists are in a deterministic order.
+//  - granted:    success; the lock is now held.
+//  - cancelled:  removed because their session or inode went away; an error of the caller's choice.
+//  - deadlocked: EDEADLK. A grant can close a cycle among waiters that were not one when they
+//    queued (typically an owner with two blocked threads); the table then fails the newest
+//    waiter of the cycle, as F_SETLKW may, instead of leaving the cycle to hang for ever.
+// The waiter passed to cancelWaiter is never listed (its EINTR is the caller's business).
+// All lists are in a deterministic order.
 struct Wakeups {
   std::vector<WaiterId> granted;
   std::vector<WaiterId> cancelled;
+  std::vector<WaiterId> deadlocked;
 };
 
 // Result of setLock / flock.

@@ -177,6 +177,35 @@ TEST_CASE("waiting behind another lock owner of the same session is not a deadlo
   CHECK(t.releaseOwner(1, b).granted == Ids{3});
 }
 
+TEST_CASE("a cycle closed by a grant fails its newest waiter with EDEADLK") {
+  LockTable t;
+  LockOwner p = posix(1, 1), q = posix(2, 1), c = posix(3, 1);
+  CHECK(lock(t, 1, req(p, 3, 5, R)).error == 0);
+  CHECK(lock(t, 1, req(p, 6, 6, W)).error == 0);
+  CHECK(lock(t, 1, req(c, 3, 3, R)).error == 0);
+  CHECK(lock(t, 1, req(q, 5, 7, R, 1)).queued);  // q waits for p's write lock
+  CHECK(lock(t, 1, req(q, 4, 5, W, 2)).queued);  // another thread of q waits for p's read lock
+  CHECK(lock(t, 1, req(p, 3, 5, W, 3)).queued);  // p waits for c (q's waiters wait for p)
+  // p's downgrade grants q's read lock; now p waits for q and q (waiter 2) waits for p.
+  LockOutcome out = lock(t, 1, req(p, 6, 6, R));
+  CHECK(out.error == 0);
+  CHECK(out.wakeups.granted == Ids{1});
+  CHECK(out.wakeups.deadlocked == Ids{3});
+  CHECK(t.hasWaiter(2));
+}
+
+TEST_CASE("a writer queued behind a waiting writer of the same byte counts in deadlock checks") {
+  // b waits for a and, by FIFO order, behind a2's earlier write request; a2 asking for what b
+  // holds would wait for ever once a lets go and a2's write is granted ahead of b.
+  LockTable t;
+  LockOwner a = posix(1, 1), a2 = posix(1, 2), b = posix(2, 1);
+  CHECK(lock(t, 1, req(a, 0, 0, W)).error == 0);
+  CHECK(lock(t, 1, req(a2, 0, 0, W, 1)).queued);
+  CHECK(lock(t, 1, req(b, 10, 10, W)).error == 0);
+  CHECK(lock(t, 1, req(b, 0, 0, R, 2)).queued);
+  CHECK(lock(t, 1, req(a2, 10, 10, R, 3)).error == EDEADLK);
+}
+
 TEST_CASE("OFD and flock waiters take no part in deadlock detection, as on Linux") {
   LockTable t;
   LockOwner a{1, 1, OwnerKind::kOfd}, b{2, 1, OwnerKind::kOfd};
@@ -200,7 +229,7 @@ TEST_CASE("random blocking workloads keep every invariant and account for every 
   std::map<WaiterId, LockRequest> live;  // what the test believes is queued
   std::map<WaiterId, InodeId> liveIno;
   WaiterId nextId = 1;
-  int queued = 0, deadlocks = 0, grantedCount = 0, cancelledCount = 0;
+  int queued = 0, deadlocks = 0, grantedCount = 0, cancelledCount = 0, lateDeadlocks = 0;
 
   auto account = [&](const Wakeups& w, const LockOwner* actor) {
     std::map<LockOwner, int> perOwner;
@@ -229,6 +258,12 @@ TEST_CASE("random blocking workloads keep every invariant and account for every 
       REQUIRE(live.erase(id) == 1);
       REQUIRE_FALSE(t.hasWaiter(id));
       ++cancelledCount;
+    }
+    for (WaiterId id : w.deadlocked) {
+      REQUIRE(live.at(id).owner.kind == OwnerKind::kPosix);
+      REQUIRE(live.erase(id) == 1);
+      REQUIRE_FALSE(t.hasWaiter(id));
+      ++lateDeadlocks;
     }
   };
 
@@ -283,4 +318,6 @@ TEST_CASE("random blocking workloads keep every invariant and account for every 
   CHECK(grantedCount > 200);
   CHECK(cancelledCount > 20);
   CHECK(deadlocks > 5);
+  MESSAGE("queued ", queued, ", granted ", grantedCount, ", cancelled ", cancelledCount,
+          ", EDEADLK at request ", deadlocks, ", EDEADLK after a grant ", lateDeadlocks);
 }
