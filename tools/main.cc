@@ -29,11 +29,11 @@ int main(int argc, char** argv) {
   statusCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
 
   basalt::tools::bench::BenchOptions bench;
-  auto* benchCmd = app.add_subcommand("bench", "Run the standard workloads in DIR (vs a local dir)");
+  auto* benchCmd = app.add_subcommand("bench", "Run the standard workloads in DIR (vs local)");
   benchCmd->add_option("DIR", bench.dir, "Where to run (inside a Basalt mount)")->required();
   benchCmd->add_option("--vs", bench.vsDir, "Run the same workloads on LOCALDIR, interleaved");
   benchCmd->add_flag("--quick", bench.quick, "Fewer runs and smaller sizes (a couple of minutes)");
-  benchCmd->add_option("--json", bench.jsonFile, "Write all samples, medians and machine info here");
+  benchCmd->add_option("--json", bench.jsonFile, "Write all samples, medians, machine info");
   benchCmd->add_option("--cluster", bench.clusterDir, "`basalt up` dir: kill-a-server probe, RSS");
   benchCmd->add_option("--runs", bench.runs, "Runs per workload (default 3, --quick 2)");
 

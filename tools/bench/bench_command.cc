@@ -53,12 +53,16 @@ std::vector<Scenario> standardScenarios(const std::string& clusterDir) {
       {"sequential", {"seq_write", "seq_read_cold"}, false, runSequential},
       {"random 4K", {"rand_read", "rand_write"}, false, runRandomIo},
       {"small files", {"create", "stat", "readdir", "unlink"}, false, runSmallFiles},
-      {"tree tools", {"cp", "rsync", "git_add_commit", "git_status", "git_total"}, false, runTreeTools},
+      {"tree tools",
+       {"cp", "rsync", "git_add_commit", "git_status", "git_total"},
+       false,
+       runTreeTools},
       {"locks", {"locks"}, false, runLocks},
   };
   if (!clusterDir.empty()) {
-    s.push_back({"failover", {"failover_stall"}, true,
-                 [clusterDir](const RunContext& ctx) { return runFailoverStall(ctx, clusterDir); }});
+    s.push_back({"failover", {"failover_stall"}, true, [clusterDir](const RunContext& ctx) {
+                   return runFailoverStall(ctx, clusterDir);
+                 }});
   }
   return s;
 }
@@ -142,13 +146,13 @@ int runBench(const BenchOptions& optionsArg) {
     }
   }
   std::cerr << "basalt bench: " << options.dir << " (" << record.dirFilesystem << ")";
-  if (!localDir.empty()) std::cerr << " vs " << options.vsDir << " (" << record.localFilesystem << ")";
+  if (!localDir.empty())
+    std::cerr << " vs " << options.vsDir << " (" << record.localFilesystem << ")";
   std::cerr << ", " << record.sizes.runs << " run(s) each" << (options.quick ? ", quick sizes" : "")
             << "; Ctrl-C stops and cleans up\n";
 
   RunnerConfig config{basaltDir, localDir, record.sizes, stopRequested, std::cerr};
-  record.results =
-      runScenarios(standardScenarios(options.clusterDir), config, &record.interrupted);
+  record.results = runScenarios(standardScenarios(options.clusterDir), config, &record.interrupted);
   if (!options.clusterDir.empty() && !record.interrupted) {
     addPeakRss(options.clusterDir, record.results, true);
   }

@@ -82,7 +82,9 @@ double secondsBetween(int64_t fromNanos, int64_t toNanos) {
   return static_cast<double>(toNanos - fromNanos) / 1e9;
 }
 
-int64_t nowNanos() { return Clock::now().time_since_epoch().count(); }
+int64_t nowNanos() {
+  return Clock::now().time_since_epoch().count();
+}
 
 // Stops the writer and reaps it, waiting at most a few seconds (a write stuck in the kernel may
 // outlive SIGKILL for a while).
@@ -105,8 +107,8 @@ std::vector<Measurement> runFailoverStall(const RunContext& ctx, const std::stri
   ClusterDir cluster(clusterDir);
   auto victim = cluster.readRecord("chunk1");
   if (!victim || !isRunning(victim->pid, "basalt-chunk")) {
-    return {Measurement::failed(metric, Status::error(ESRCH, "chunk1 is not running (" +
-                                                                 cluster.runFile("chunk1") + ")"))};
+    return {Measurement::failed(
+        metric, Status::error(ESRCH, "chunk1 is not running (" + cluster.runFile("chunk1") + ")"))};
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return {Measurement::failed(metric, errnoStatus("pipe", ""))};
@@ -133,7 +135,8 @@ std::vector<Measurement> runFailoverStall(const RunContext& ctx, const std::stri
   int64_t killNanos = 0, restartNanos = 0;
   if (status.isOk()) {
     killNanos = nowNanos();
-    if (kill(victim->pid, SIGKILL) != 0) status = errnoStatus("kill chunk1 pid", std::to_string(victim->pid));
+    if (kill(victim->pid, SIGKILL) != 0)
+      status = errnoStatus("kill chunk1 pid", std::to_string(victim->pid));
   }
   if (status.isOk()) {
     collectUntil(fds[0], Clock::now() + z.stallAfterKill, events);

@@ -22,8 +22,8 @@ std::vector<Measurement> runFailoverStall(const RunContext& ctx, const std::stri
 struct PeakRss {
   std::string who;  // "meta", "chunk1", ..., "basalt-mount /path/mnt"
   int pid = 0;
-  Status status;    // why there is no number (process not running, /proc unreadable)
-  double mib = 0;   // VmHWM
+  Status status;   // why there is no number (process not running, /proc unreadable)
+  double mib = 0;  // VmHWM
 };
 
 // VmHWM of every process recorded in CLUSTERDIR/run, in the order `basalt up` starts them.

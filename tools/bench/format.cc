@@ -39,7 +39,9 @@ std::string formatNumber(double value) {
   return buf;
 }
 
-std::string formatRatio(double ratio) { return formatNumber(ratio) + "×"; }
+std::string formatRatio(double ratio) {
+  return formatNumber(ratio) + "×";
+}
 
 std::string formatRange(double low, double high) {
   return formatNumber(low) + "–" + formatNumber(high);

@@ -56,7 +56,9 @@ Status makeDir(const std::string& path) {
   return Status::ok();
 }
 
-Status removeTree(const std::string& path) { return removeAt(AT_FDCWD, path, path); }
+Status removeTree(const std::string& path) {
+  return removeAt(AT_FDCWD, path, path);
+}
 
 bool dropCaches() {
   sync();

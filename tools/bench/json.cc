@@ -26,7 +26,9 @@ class Object {
     body_ += (body_.empty() ? "" : ",") + std::string("\n") + jsonString(key) + ": " + rawJson;
     return *this;
   }
-  Object& str(const std::string& key, const std::string& value) { return add(key, jsonString(value)); }
+  Object& str(const std::string& key, const std::string& value) {
+    return add(key, jsonString(value));
+  }
   Object& num(const std::string& key, double value) { return add(key, jsonNumber(value)); }
   Object& boolean(const std::string& key, bool value) { return add(key, value ? "true" : "false"); }
   std::string done() const { return "{" + body_ + "\n}"; }
@@ -55,7 +57,11 @@ std::string sideJson(const SideResult& side) {
   Object o;
   o.add("samples", array(samples));
   if (auto s = summarize(side.samples)) {
-    o.num("median", s->median).num("min", s->min).num("max", s->max).num("q1", s->q1).num("q3", s->q3);
+    o.num("median", s->median)
+        .num("min", s->min)
+        .num("max", s->max)
+        .num("q1", s->q1)
+        .num("q3", s->q3);
   }
   o.add("errors", runTexts(side.errors)).add("notes", runTexts(side.notes));
   if (!side.notSupported.empty()) o.str("notSupported", side.notSupported);
@@ -101,8 +107,11 @@ std::string jsonNumber(double value) {
 std::string toJson(const BenchRecord& r) {
   const Sizes& z = r.sizes;
   Object options;
-  options.str("dir", r.options.dir).str("vs", r.options.vsDir).boolean("quick", r.options.quick)
-      .str("cluster", r.options.clusterDir).num("runs", z.runs);
+  options.str("dir", r.options.dir)
+      .str("vs", r.options.vsDir)
+      .boolean("quick", r.options.quick)
+      .str("cluster", r.options.clusterDir)
+      .num("runs", z.runs);
   Object sizes;
   sizes.num("seqBytes", static_cast<double>(z.seqBytes))
       .num("randomFileBytes", static_cast<double>(z.randomFileBytes))
@@ -124,7 +133,9 @@ std::string toJson(const BenchRecord& r) {
   for (const auto& m : r.results) {
     Judgement j = judge(m.spec, summarize(m.basalt.samples), summarize(m.local.samples));
     Object o;
-    o.str("id", m.spec.id).str("name", m.spec.name).str("unit", m.spec.unit)
+    o.str("id", m.spec.id)
+        .str("name", m.spec.name)
+        .str("unit", m.spec.unit)
         .boolean("higherIsBetter", m.spec.higherIsBetter)
         .add("basalt", sideJson(m.basalt));
     if (!r.options.vsDir.empty()) o.add("local", sideJson(m.local));

@@ -21,9 +21,9 @@ std::string jsonNumber(double value);
 struct BenchRecord {
   BenchOptions options;
   Sizes sizes;
-  MachineInfo machine;          // at the start
+  MachineInfo machine;  // at the start
   std::string loadAverageEnd;
-  std::string startedUtc;       // ISO 8601
+  std::string startedUtc;  // ISO 8601
   double wallSeconds = 0;
   std::string dirFilesystem, localFilesystem;
   bool interrupted = false;

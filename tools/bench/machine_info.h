@@ -9,8 +9,8 @@ namespace basalt::tools::bench {
 struct MachineInfo {
   long nproc = 0;
   long memTotalKiB = 0;
-  std::string kernel;    // uname -r
-  std::string cpuModel;  // "model name" from /proc/cpuinfo, "" if absent
+  std::string kernel;       // uname -r
+  std::string cpuModel;     // "model name" from /proc/cpuinfo, "" if absent
   std::string loadAverage;  // the first three fields of /proc/loadavg
 };
 

@@ -63,11 +63,16 @@ std::string describeTarget(const MetricSpec& spec) {
   const Target& t = spec.target;
   std::string unit = spec.unit == "s" ? " s" : " " + spec.unit;
   switch (t.kind) {
-    case K::kNone: return "";
-    case K::kRatioAtLeast: return "≥" + formatBound(t.bound) + "× local";
-    case K::kRatioAtMost: return "≤" + formatBound(t.bound) + "× local";
-    case K::kAtLeast: return "≥" + formatBound(t.bound) + unit;
-    case K::kAtMost: return "≤" + formatBound(t.bound) + unit + (t.judgeWorst ? " (worst)" : "");
+    case K::kNone:
+      return "";
+    case K::kRatioAtLeast:
+      return "≥" + formatBound(t.bound) + "× local";
+    case K::kRatioAtMost:
+      return "≤" + formatBound(t.bound) + "× local";
+    case K::kAtLeast:
+      return "≥" + formatBound(t.bound) + unit;
+    case K::kAtMost:
+      return "≤" + formatBound(t.bound) + unit + (t.judgeWorst ? " (worst)" : "");
   }
   return "";
 }
@@ -97,9 +102,14 @@ Judgement judge(const MetricSpec& spec, const std::optional<Summary>& basalt,
       }
       pass = t.kind == K::kRatioAtLeast ? *j.ratio >= t.bound : *j.ratio <= t.bound;
       break;
-    case K::kAtLeast: pass = value >= t.bound; break;
-    case K::kAtMost: pass = value <= t.bound; break;
-    case K::kNone: break;
+    case K::kAtLeast:
+      pass = value >= t.bound;
+      break;
+    case K::kAtMost:
+      pass = value <= t.bound;
+      break;
+    case K::kNone:
+      break;
   }
   j.verdict = pass ? Verdict::kPass : Verdict::kMiss;
   return j;

@@ -22,12 +22,12 @@ struct BenchOptions {
 // hung filesystem cannot make the bench run for ever.
 struct Sizes {
   int runs = 3;
-  uint64_t seqBytes = 1ull << 30;            // sequential write, then read back cold
-  std::chrono::seconds seqMaxTime{300};      // per direction
-  uint64_t randomFileBytes = 256ull << 20;   // the file the 4 KiB random I/O runs on
-  int randomOps = 20000;                     // per direction ...
-  std::chrono::seconds randomMaxTime{30};    // ... or this long, whichever ends first
-  int smallFiles = 10000;                    // create / stat / readdir / unlink
+  uint64_t seqBytes = 1ull << 30;           // sequential write, then read back cold
+  std::chrono::seconds seqMaxTime{300};     // per direction
+  uint64_t randomFileBytes = 256ull << 20;  // the file the 4 KiB random I/O runs on
+  int randomOps = 20000;                    // per direction ...
+  std::chrono::seconds randomMaxTime{30};   // ... or this long, whichever ends first
+  int smallFiles = 10000;                   // create / stat / readdir / unlink
   std::chrono::seconds smallFilesPhaseMaxTime{300};
   std::chrono::seconds lockTime{3};          // lock+unlock pairs for this long
   std::chrono::seconds commandTimeout{900};  // cp, rsync, git: each call

@@ -79,10 +79,14 @@ std::pair<std::string, std::string> sideCells(const std::string& row, const std:
 
 std::string verdictText(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kPass: return "pass";
-    case Verdict::kMiss: return "MISS";
-    case Verdict::kNoData: return "no data";
-    case Verdict::kNoTarget: return "";
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kMiss:
+      return "MISS";
+    case Verdict::kNoData:
+      return "no data";
+    case Verdict::kNoTarget:
+      return "";
   }
   return "";
 }

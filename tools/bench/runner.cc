@@ -39,8 +39,12 @@ void record(SideResult& side, int run, const Measurement& m) {
       side.samples.push_back(m.value);
       if (!m.detail.empty()) side.notes.emplace_back(run, m.detail);
       break;
-    case Measurement::Kind::kError: side.errors.emplace_back(run, m.detail); break;
-    case Measurement::Kind::kNotSupported: side.notSupported = m.detail; break;
+    case Measurement::Kind::kError:
+      side.errors.emplace_back(run, m.detail);
+      break;
+    case Measurement::Kind::kNotSupported:
+      side.notSupported = m.detail;
+      break;
   }
 }
 
@@ -57,9 +61,15 @@ std::string progressLine(int step, int steps, const Scenario& scenario, int run,
     first = false;
     line += m.metric + " ";
     switch (m.kind) {
-      case Measurement::Kind::kValue: line += formatNumber(m.value) + " " + metricSpec(m.metric).unit; break;
-      case Measurement::Kind::kError: line += "ERROR (" + m.detail + ")"; break;
-      case Measurement::Kind::kNotSupported: line += "not supported"; break;
+      case Measurement::Kind::kValue:
+        line += formatNumber(m.value) + " " + metricSpec(m.metric).unit;
+        break;
+      case Measurement::Kind::kError:
+        line += "ERROR (" + m.detail + ")";
+        break;
+      case Measurement::Kind::kNotSupported:
+        line += "not supported";
+        break;
     }
   }
   char tail[32];
@@ -114,7 +124,8 @@ std::vector<MetricResult> runScenarios(const std::vector<Scenario>& scenarios,
         }
         if (!cleanup.isOk() && !scenario.metrics.empty()) {
           MetricResult* r = find(scenario.metrics.front());
-          (onBasalt ? r->basalt : r->local).notes.emplace_back(run, "cleanup: " + cleanup.toString());
+          (onBasalt ? r->basalt : r->local)
+              .notes.emplace_back(run, "cleanup: " + cleanup.toString());
         }
         config.progress << progressLine(++step, steps, scenario, run, runs,
                                         onBasalt ? "basalt" : "local", measurements, seconds)

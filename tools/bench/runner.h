@@ -19,7 +19,7 @@ struct SideResult {
   std::vector<double> samples;
   std::vector<std::pair<int, std::string>> errors;  // (0-based run, what failed)
   std::vector<std::pair<int, std::string>> notes;   // (0-based run, note on that sample)
-  std::string notSupported;                          // why, when the filesystem lacks the feature
+  std::string notSupported;                         // why, when the filesystem lacks the feature
 };
 
 struct MetricResult {

@@ -47,9 +47,17 @@ void drain(int fd, std::string& output) {
   }
 }
 
-std::string joinArgs(const std::vector<std::string>& argv) {
+// The command as a person would type it, minus "-c NAME=VALUE" settings (git's), which only
+// make error messages long.
+std::string describeCommand(const std::vector<std::string>& argv) {
   std::string s;
-  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "-c" && i + 1 < argv.size() && argv[i + 1].find('=') != std::string::npos) {
+      ++i;
+      continue;
+    }
+    s += (s.empty() ? "" : " ") + argv[i];
+  }
   return s;
 }
 
@@ -92,8 +100,7 @@ Result<CommandOutcome> runCommand(const CommandSpec& spec, const std::function<b
     poll(&p, 1, 50);
     drain(fds[0], outcome.output);
   }
-  outcome.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Grandchildren (daemons) may hold the pipe; it is non-blocking, so this never waits for them.
   drain(fds[0], outcome.output);
   close(fds[0]);
@@ -106,7 +113,7 @@ Result<CommandOutcome> runCommand(const CommandSpec& spec, const std::function<b
 
 Status commandStatus(const CommandSpec& spec, const CommandOutcome& outcome) {
   if (outcome.exitCode == 0 && !outcome.timedOut && !outcome.cancelled) return Status::ok();
-  std::string what = joinArgs(spec.argv);
+  std::string what = describeCommand(spec.argv);
   if (outcome.timedOut) {
     what += ": timed out after " + std::to_string(spec.timeout.count() / 1000) + " s";
   } else if (outcome.cancelled) {

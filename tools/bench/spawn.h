@@ -20,11 +20,11 @@ struct CommandSpec {
 };
 
 struct CommandOutcome {
-  int exitCode = 0;     // the exit status, or 128 + signal if it was killed
+  int exitCode = 0;  // the exit status, or 128 + signal if it was killed
   bool timedOut = false;
   bool cancelled = false;
-  double seconds = 0;   // from fork to exit (steady_clock)
-  std::string output;   // stdout and stderr together, the last 16 KiB
+  double seconds = 0;  // from fork to exit (steady_clock)
+  std::string output;  // stdout and stderr together, the last 16 KiB
 };
 
 // Runs the command in its own process group with signals unblocked and stdin from /dev/null.

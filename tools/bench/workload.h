@@ -36,8 +36,8 @@ struct Measurement {
 struct RunContext {
   std::string dir;  // an empty directory of this run; the runner removes it afterwards
   const Sizes& sizes;
-  int run;          // 0-based run index
-  uint64_t seed;    // the same for both sides of one run: they do the same I/O
+  int run;                          // 0-based run index
+  uint64_t seed;                    // the same for both sides of one run: they do the same I/O
   std::function<bool()> cancelled;  // true once the user pressed Ctrl-C: stop soon
 };
 
@@ -49,11 +49,11 @@ struct Scenario {
 };
 
 // The standard scenarios, each in its own file.
-std::vector<Measurement> runSequential(const RunContext& ctx);   // seq_write, seq_read_cold
-std::vector<Measurement> runRandomIo(const RunContext& ctx);     // rand_read, rand_write
-std::vector<Measurement> runSmallFiles(const RunContext& ctx);   // create, stat, readdir, unlink
-std::vector<Measurement> runTreeTools(const RunContext& ctx);    // cp, rsync, git_*
-std::vector<Measurement> runLocks(const RunContext& ctx);        // locks
+std::vector<Measurement> runSequential(const RunContext& ctx);  // seq_write, seq_read_cold
+std::vector<Measurement> runRandomIo(const RunContext& ctx);    // rand_read, rand_write
+std::vector<Measurement> runSmallFiles(const RunContext& ctx);  // create, stat, readdir, unlink
+std::vector<Measurement> runTreeTools(const RunContext& ctx);   // cp, rsync, git_*
+std::vector<Measurement> runLocks(const RunContext& ctx);       // locks
 
 // Every metric of `metrics` as failed with `status` (a setup step failed before any was measured).
 std::vector<Measurement> allFailed(const std::vector<std::string>& metrics, const Status& status);

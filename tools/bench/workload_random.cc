@@ -27,7 +27,8 @@ Status writeFile(const RunContext& ctx, const std::string& path) {
   for (uint64_t off = 0; off < ctx.sizes.randomFileBytes && status.isOk(); off += kBlock) {
     if (ctx.cancelled()) status = Status::error(EINTR, "interrupted");
     if (secondsSince(start) > static_cast<double>(ctx.sizes.seqMaxTime.count())) {
-      status = Status::error(ETIMEDOUT, "writing the " + std::to_string(ctx.sizes.randomFileBytes >> 20) +
+      status = Status::error(ETIMEDOUT, "writing the " +
+                                            std::to_string(ctx.sizes.randomFileBytes >> 20) +
                                             " MiB test file " + path + " took too long");
     }
     if (status.isOk()) status = writeFully(fd, block.data(), kBlock, static_cast<off_t>(off), path);

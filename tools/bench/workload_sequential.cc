@@ -16,7 +16,9 @@ constexpr size_t kBlock = 1 << 20;
 
 // Each block carries its index in its first 8 bytes: no two blocks are equal (nothing for a
 // deduplicating store to skip), and the read can check it got the right block back.
-void stampBlock(std::string& block, uint64_t index) { std::memcpy(&block[0], &index, 8); }
+void stampBlock(std::string& block, uint64_t index) {
+  std::memcpy(&block[0], &index, 8);
+}
 
 std::string partialNote(uint64_t bytes, uint64_t wanted) {
   return "hit the time limit after " + std::to_string(bytes >> 20) + " of " +
@@ -73,9 +75,10 @@ std::vector<Measurement> runSequential(const RunContext& ctx) {
     uint64_t index;
     std::memcpy(&index, block.data(), 8);
     if (got != kBlock || index != read / kBlock) {
-      status = Status::error(EIO, "read " + path + ": block at offset " + std::to_string(read) +
-                                      (got != kBlock ? " is short (" + std::to_string(got) + " bytes)"
-                                                     : " holds other data than was written"));
+      status =
+          Status::error(EIO, "read " + path + ": block at offset " + std::to_string(read) +
+                                 (got != kBlock ? " is short (" + std::to_string(got) + " bytes)"
+                                                : " holds other data than was written"));
       break;
     }
     read += kBlock;
@@ -86,7 +89,8 @@ std::vector<Measurement> runSequential(const RunContext& ctx) {
     out.push_back(Measurement::failed("seq_read_cold", status));
   } else {
     if (partial) note += (note.empty() ? "" : "; ") + partialNote(read, written);
-    out.push_back(Measurement::of("seq_read_cold", static_cast<double>(read) / 1e6 / seconds, note));
+    out.push_back(
+        Measurement::of("seq_read_cold", static_cast<double>(read) / 1e6 / seconds, note));
   }
   return out;
 }

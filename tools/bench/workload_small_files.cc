@@ -57,7 +57,8 @@ PhaseResult phase(const RunContext& ctx, int count, const std::function<Status(i
 
 Measurement measurementOf(const std::string& metric, const PhaseResult& r, int wanted) {
   if (!r.status.isOk()) return Measurement::failed(metric, r.status);
-  if (wanted == 0) return Measurement::failed(metric, Status::error(ENOENT, "skipped: no files were created"));
+  if (wanted == 0)
+    return Measurement::failed(metric, Status::error(ENOENT, "skipped: no files were created"));
   std::string note;
   if (r.hitLimit) {
     note = "hit the time limit after " + std::to_string(r.done) + " of " + std::to_string(wanted);

@@ -15,12 +15,18 @@ const char* const kSourceTree = "/usr/include";
 // git with no system or user configuration, so everyone measures the same git.
 std::vector<std::string> git(std::vector<std::string> args) {
   std::vector<std::string> argv = {"git",
-                                   "-c", "user.name=basalt bench",
-                                   "-c", "user.email=bench@basalt.invalid",
-                                   "-c", "gc.auto=0",
-                                   "-c", "commit.gpgsign=false",
-                                   "-c", "init.defaultBranch=main",
-                                   "-c", "safe.directory=*"};
+                                   "-c",
+                                   "user.name=basalt bench",
+                                   "-c",
+                                   "user.email=bench@basalt.invalid",
+                                   "-c",
+                                   "gc.auto=0",
+                                   "-c",
+                                   "commit.gpgsign=false",
+                                   "-c",
+                                   "init.defaultBranch=main",
+                                   "-c",
+                                   "safe.directory=*"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -59,7 +65,8 @@ std::vector<Measurement> runTreeTools(const RunContext& ctx) {
   const std::vector<std::string> gitMetrics = {"git_add_commit", "git_status", "git_total"};
   if (!cp.isOk()) {
     for (const auto& m : gitMetrics) {
-      out.push_back(Measurement::failed(m, Status::error(cp.status().code(), "skipped: cp -a failed")));
+      out.push_back(
+          Measurement::failed(m, Status::error(cp.status().code(), "skipped: cp -a failed")));
     }
     return out;
   }

@@ -64,19 +64,26 @@ TEST_CASE("runs alternate Basalt and local per run, each in a fresh directory re
   CHECK(text.find("[ 6/6] seq") != std::string::npos);
 }
 
-TEST_CASE("errors, missing measurements and exceptions are filed per metric and the bench goes on") {
+TEST_CASE(
+    "errors, missing measurements and exceptions are filed per metric and the bench goes on") {
   Dirs dirs;
   Sizes sizes = sizesFor(true, 1);
   int lockRuns = 0;
   std::vector<Scenario> scenarios = {
-      {"broken", {"create", "stat"}, false,
+      {"broken",
+       {"create", "stat"},
+       false,
        [](const RunContext&) {
          return std::vector<Measurement>{
              Measurement::failed("create", basalt::Status::error(ENOSPC, "create /x: full"))};
        }},
-      {"throws", {"cp"}, false,
+      {"throws",
+       {"cp"},
+       false,
        [](const RunContext&) -> std::vector<Measurement> { throw std::runtime_error("oops"); }},
-      {"locks", {"locks"}, false,
+      {"locks",
+       {"locks"},
+       false,
        [&](const RunContext&) {
          ++lockRuns;
          return std::vector<Measurement>{Measurement::unsupported("locks", "ENOSYS")};
@@ -108,7 +115,8 @@ TEST_CASE("Basalt-only scenarios and a run without --vs touch no local directory
                  }};
   std::ostringstream progress;
   bool interrupted = false;
-  runScenarios({probe}, RunnerConfig{dirs.basalt, dirs.local, sizes, [] { return false; }, progress},
+  runScenarios({probe},
+               RunnerConfig{dirs.basalt, dirs.local, sizes, [] { return false; }, progress},
                &interrupted);
   CHECK(runs == 2);
   CHECK(localRuns == 0);

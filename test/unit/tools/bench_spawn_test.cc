@@ -6,7 +6,9 @@ using namespace basalt::tools::bench;
 using namespace std::chrono_literals;
 
 namespace {
-bool never() { return false; }
+bool never() {
+  return false;
+}
 }  // namespace
 
 TEST_CASE("a command's exit code and output come back, with arguments passed unquoted") {

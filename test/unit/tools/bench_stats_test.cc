@@ -5,7 +5,9 @@
 
 using namespace basalt::tools::bench;
 
-TEST_CASE("the summary of no samples is absent") { CHECK_FALSE(summarize({}).has_value()); }
+TEST_CASE("the summary of no samples is absent") {
+  CHECK_FALSE(summarize({}).has_value());
+}
 
 TEST_CASE("the median of an odd count is the middle sample, whatever the input order") {
   auto s = summarize({9, 1, 5});
@@ -44,7 +46,8 @@ TEST_CASE("a writer stuck since its last acknowledgement stalled until the end")
 }
 
 TEST_CASE("VmHWM is read in KiB from /proc/PID/status text") {
-  CHECK(*parseVmHwmKiB("Name:\tbasalt-mount\nVmPeak:\t  900 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 4 kB\n") ==
+  CHECK(*parseVmHwmKiB(
+            "Name:\tbasalt-mount\nVmPeak:\t  900 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 4 kB\n") ==
         51200);
   CHECK_FALSE(parseVmHwmKiB("Name:\tx\nVmRSS:\t 4 kB\n").has_value());
   CHECK_FALSE(parseVmHwmKiB("VmHWM:\t lots\n").has_value());
