@@ -34,7 +34,7 @@ std::string formatNumber(double value) {
   } else if (magnitude >= 0.9995 || magnitude == 0) {
     std::snprintf(buf, sizeof(buf), "%.2f", value);
   } else {
-    std::snprintf(buf, sizeof(buf), "%.3g", value);
+    std::snprintf(buf, sizeof(buf), "%#.3g", value);
   }
   return buf;
 }

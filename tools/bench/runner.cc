@@ -48,13 +48,16 @@ void record(SideResult& side, int run, const Measurement& m) {
   }
 }
 
-std::string progressLine(int step, int steps, const Scenario& scenario, int run, int runs,
-                         const std::string& side, const std::vector<Measurement>& measurements,
-                         double seconds) {
+std::string progressHead(int step, int steps, const Scenario& scenario, int run, int runs,
+                         const std::string& side) {
   char head[128];
   std::snprintf(head, sizeof(head), "[%2d/%d] %-12s run %d/%d  %-6s ", step, steps,
                 scenario.name.c_str(), run + 1, runs, side.c_str());
-  std::string line = head;
+  return head;
+}
+
+std::string progressResult(const std::vector<Measurement>& measurements, double seconds) {
+  std::string line;
   bool first = true;
   for (const auto& m : measurements) {
     line += first ? " " : ", ";
@@ -107,6 +110,10 @@ std::vector<MetricResult> runScenarios(const std::vector<Scenario>& scenarios,
         const std::string& base = onBasalt ? config.basaltDir : config.localDir;
         RunContext ctx{base + "/" + slug(scenario.name) + "-" + std::to_string(run + 1),
                        config.sizes, run, kSeed + static_cast<uint64_t>(run), config.cancelled};
+        // The head now, the numbers when done: a slow step shows what it is waiting on.
+        config.progress << progressHead(++step, steps, scenario, run, runs,
+                                        onBasalt ? "basalt" : "local")
+                        << std::flush;
         auto start = std::chrono::steady_clock::now();
         Status cleanup;
         auto measurements = runOnce(scenario, ctx, &cleanup);
@@ -127,9 +134,7 @@ std::vector<MetricResult> runScenarios(const std::vector<Scenario>& scenarios,
           (onBasalt ? r->basalt : r->local)
               .notes.emplace_back(run, "cleanup: " + cleanup.toString());
         }
-        config.progress << progressLine(++step, steps, scenario, run, runs,
-                                        onBasalt ? "basalt" : "local", measurements, seconds)
-                        << std::endl;
+        config.progress << progressResult(measurements, seconds) << std::endl;
       }
     }
   }

@@ -44,9 +44,11 @@ std::vector<MetricResult> runScenarios(const std::vector<Scenario>& scenarios,
 // Files `m` under `result` (the side's results for m.metric), for run `run`.
 void record(SideResult& side, int run, const Measurement& m);
 
-// "[ 3/12] sequential   run 1/3  basalt  seq_write 512 MB/s, seq_read_cold 1,204 MB/s  (4.2 s)"
-std::string progressLine(int step, int steps, const Scenario& scenario, int run, int runs,
-                         const std::string& side, const std::vector<Measurement>& measurements,
-                         double seconds);
+// A progress line is written in two parts, so a slow step shows what it is waiting on:
+// progressHead before the run, "[ 3/12] sequential   run 1/3  basalt  ", and progressResult after
+// it, " seq_write 512 MB/s, seq_read_cold 1,204 MB/s  (4.2 s)".
+std::string progressHead(int step, int steps, const Scenario& scenario, int run, int runs,
+                         const std::string& side);
+std::string progressResult(const std::vector<Measurement>& measurements, double seconds);
 
 }  // namespace basalt::tools::bench

@@ -9,6 +9,7 @@ using namespace basalt::tools::bench;
 TEST_CASE("numbers keep three significant figures and group thousands") {
   CHECK(formatNumber(0) == "0.00");
   CHECK(formatNumber(0.01234) == "0.0123");
+  CHECK(formatNumber(0.4) == "0.400");
   CHECK(formatNumber(1.234) == "1.23");
   CHECK(formatNumber(12.34) == "12.3");
   CHECK(formatNumber(123.4) == "123");

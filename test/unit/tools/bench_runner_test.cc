@@ -62,6 +62,8 @@ TEST_CASE("runs alternate Basalt and local per run, each in a fresh directory re
   std::string text = progress.str();
   CHECK(std::count(text.begin(), text.end(), '\n') == 6);
   CHECK(text.find("[ 6/6] seq") != std::string::npos);
+  CHECK(text.find("run 1/3  local   seq_write 200 MB/s, seq_read_cold 400 MB/s") !=
+        std::string::npos);
 }
 
 TEST_CASE(
