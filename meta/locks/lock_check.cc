@@ -22,8 +22,8 @@ std::string LockTable::heldViolation(const Space& space, bool flock) {
     if (ranges.empty()) return ownerName(owner) + " has an empty lock list";
     std::string bad = rangesViolation(ranges);
     if (!bad.empty()) return ownerName(owner) + ": " + bad;
-    if (flock && (ranges.size() != 1 || ranges[0].start != 0 ||
-                  ranges[0].end != ByteRange::kToEof)) {
+    if (flock &&
+        (ranges.size() != 1 || ranges[0].start != 0 || ranges[0].end != ByteRange::kToEof)) {
       return ownerName(owner) + ": flock lock not exactly the whole file";
     }
   }
@@ -32,8 +32,7 @@ std::string LockTable::heldViolation(const Space& space, bool flock) {
     for (auto b = std::next(a); b != space.held.end(); ++b) {
       for (const HeldRange& h : a->second) {
         if (firstConflict(b->second, h.range(), h.type) != nullptr) {
-          return "conflicting locks held by " + ownerName(a->first) + " and " +
-                 ownerName(b->first);
+          return "conflicting locks held by " + ownerName(a->first) + " and " + ownerName(b->first);
         }
       }
     }

@@ -85,7 +85,8 @@ int LockTable::restoreInode(InodeId ino, const std::string& bytes) {
         .held[l.owner]
         .push_back(HeldRange{l.range.start, l.range.end, l.type, l.pid});
   }
-  if (!heldViolation(decoded.record, false).empty() || !heldViolation(decoded.flock, true).empty()) {
+  if (!heldViolation(decoded.record, false).empty() ||
+      !heldViolation(decoded.flock, true).empty()) {
     return EINVAL;
   }
   auto it = inodes_.find(ino);

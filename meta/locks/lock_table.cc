@@ -27,7 +27,8 @@ std::set<LockOwner> LockTable::blockersAfter(const Space& space,
   *dep = direct;
   for (size_t j = 0; j < earlier.size(); ++j) {
     const LockRequest& q = *earlier[j];
-    if (q.owner == r.owner || !q.range.overlaps(r.range) || !typesConflict(q.type, r.type)) continue;
+    if (q.owner == r.owner || !q.range.overlaps(r.range) || !typesConflict(q.type, r.type))
+      continue;
     // q waits (perhaps through other waiters) for r's owner: holding r back behind q would be a
     // deadlock of our own making, so r is judged against held locks only as far as q goes.
     if (earlierDeps[j].count(r.owner) != 0) continue;
@@ -334,7 +335,9 @@ std::set<uint64_t> LockTable::sessionsOn(const InodeLocks& locks,
   return out;
 }
 
-void LockTable::tidy(InodeId ino, uint64_t session) { tidy(ino, std::set<uint64_t>{session}); }
+void LockTable::tidy(InodeId ino, uint64_t session) {
+  tidy(ino, std::set<uint64_t>{session});
+}
 
 void LockTable::tidy(InodeId ino, const std::set<uint64_t>& sessions) {
   std::set<uint64_t> present;

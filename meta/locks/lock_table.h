@@ -5,9 +5,9 @@
 //
 // Semantics (Linux, plus FIFO fairness):
 //  - Record locks (owner kind kPosix or kOfd): byte ranges, F_RDLCK/F_WRLCK/F_UNLCK. An owner's
-//    new lock replaces its own overlapping locks (upgrade/downgrade in place, middle unlock splits);
-//    touching ranges of one owner and one type coalesce. Locks of one owner never conflict with
-//    each other; locks of different owners conflict when they overlap and one is a write lock.
+//    new lock replaces its own overlapping locks (upgrade/downgrade in place, middle unlock
+//    splits); touching ranges of one owner and one type coalesce. Locks of one owner never conflict
+//    with each other; locks of different owners conflict when they overlap and one is a write lock.
 //    POSIX and OFD owners are different owners even with equal numbers, so they conflict.
 //  - flock locks (kind kFlock) cover the whole file in a namespace of their own. A conversion
 //    (SH<->EX) that can be granted at once happens in place (on Linux no woken waiter can slip in
@@ -34,7 +34,9 @@
 //  - F_GETLK reports only held locks (of other owners), never waiters.
 //
 // Cost: a lock or unlock on an inode with k held locks and n waiters is O(k + owners log k + n^2)
-// (the n^2 is the fairness analysis of the queue, which is short in practice).
+// (the n^2 is the fairness analysis of the queue, which is short in practice). When the inode has
+// blocked POSIX requests, the cycle check adds a walk of the waits-for graph per such waiter,
+// O(all waiters + the queues it visits).
 //
 // State that matters for persistence is the held locks; encodeInode/restoreInode serialise them
 // deterministically (lock_codec.cc). Waiters are not persisted: they are in-flight calls.
@@ -106,11 +108,11 @@ class LockTable {
   // owners, partial flock ranges), EBUSY if the inode has waiters; the table is then unchanged.
   int restoreInode(InodeId ino, const std::string& bytes);
 
-  // Verifies every invariant: per owner, ranges sorted, disjoint, coalesced; flock locks whole-file;
-  // no two owners' held locks conflict; queues and the waiter index agree; every waiter is really
-  // blocked (nothing that could be granted is left waiting); no cycle among POSIX waiters; the
-  // session index is exact; no empty inode entry. Returns "" or a description of the first
-  // violation. O(everything); meant for tests.
+  // Verifies every invariant: per owner, ranges sorted, disjoint, coalesced; flock locks
+  // whole-file; no two owners' held locks conflict; queues and the waiter index agree; every waiter
+  // is really blocked (nothing that could be granted is left waiting); no cycle among POSIX
+  // waiters; the session index is exact; no empty inode entry. Returns "" or a description of the
+  // first violation. O(everything); meant for tests.
   std::string checkInvariants() const;
 
  private:
@@ -172,8 +174,8 @@ class LockTable {
   // locks conflict; `flock` says which namespace the space is.
   static std::string heldViolation(const Space& space, bool flock);
 
-  std::map<InodeId, InodeLocks> inodes_;                // no empty entries
-  std::map<WaiterId, Waiter> waiters_;                  // every queued waiter
+  std::map<InodeId, InodeLocks> inodes_;                 // no empty entries
+  std::map<WaiterId, Waiter> waiters_;                   // every queued waiter
   std::map<uint64_t, std::set<InodeId>> sessionInodes_;  // session -> inodes it appears on
 };
 

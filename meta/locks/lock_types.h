@@ -73,8 +73,8 @@ struct LockRequest {
   ByteRange range;  // ignored for flock (always the whole file)
   LockType type = LockType::kRead;
   uint32_t pid = 0;
-  bool wait = false;       // F_SETLKW / flock without LOCK_NB
-  WaiterId waiterId = 0;   // names the queued waiter when wait is set and the request must wait
+  bool wait = false;      // F_SETLKW / flock without LOCK_NB
+  WaiterId waiterId = 0;  // names the queued waiter when wait is set and the request must wait
 };
 
 // Waiters whose fate an operation decided. The caller completes their parked RPCs:

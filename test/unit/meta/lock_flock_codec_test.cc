@@ -35,8 +35,12 @@ const auto EX = LockType::kWrite;
 const auto UN = LockType::kUnlock;
 using Ids = std::vector<WaiterId>;
 
-LockOwner fd(uint64_t session, uint64_t id) { return LockOwner{session, id, OwnerKind::kFlock}; }
-LockOwner posix(uint64_t session, uint64_t id) { return LockOwner{session, id, OwnerKind::kPosix}; }
+LockOwner fd(uint64_t session, uint64_t id) {
+  return LockOwner{session, id, OwnerKind::kFlock};
+}
+LockOwner posix(uint64_t session, uint64_t id) {
+  return LockOwner{session, id, OwnerKind::kPosix};
+}
 
 LockOutcome flock(LockTable& t, const LockOwner& o, LockType type, WaiterId waitAs = 0) {
   LockRequest r;
@@ -74,7 +78,7 @@ TEST_CASE("flock shared locks coexist, an exclusive one excludes, unlock release
   CHECK(flock(t, a, SH).error == EAGAIN);
   CHECK(t.releaseOwner(7, c).granted.empty());  // last close of c's open file description
   CHECK(t.locksOf(7).empty());
-  CHECK(flock(t, a, UN).error == 0);  // unlocking nothing is fine
+  CHECK(flock(t, a, UN).error == 0);                      // unlocking nothing is fine
   CHECK(t.setLock(7, rec(a, 0, 1, EX)).error == EINVAL);  // a flock owner in the record API
   CHECK(t.flock(7, rec(posix(1, 1), 0, 1, EX)).error == EINVAL);
 }
@@ -126,8 +130,8 @@ TEST_CASE("a flock conversion drops the old lock first, as Linux does") {
 TEST_CASE("encode and decode round-trip every state exactly") {
   std::mt19937_64 rng(99);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  const std::vector<LockOwner> owners = {posix(1, 1), posix(1, 2), posix(2, 1),
-                                         LockOwner{2, 1, OwnerKind::kOfd}, fd(1, 1), fd(3, 3)};
+  const std::vector<LockOwner> owners = {
+      posix(1, 1), posix(1, 2), posix(2, 1), LockOwner{2, 1, OwnerKind::kOfd}, fd(1, 1), fd(3, 3)};
   LockTable t;
   for (int op = 0; op < 3000; ++op) {
     const LockOwner& o = owners[static_cast<size_t>(pick(static_cast<int>(owners.size())))];

@@ -1,5 +1,7 @@
 // Record-lock range arithmetic: explicit cases, then thousands of random operations compared with a
 // per-byte reference model.
+#include "meta/locks/lock_table.h"
+
 #include <doctest/doctest.h>
 
 #include <array>
@@ -8,8 +10,6 @@
 #include <random>
 #include <vector>
 
-#include "meta/locks/lock_table.h"
-
 using namespace basalt::meta;
 
 namespace {
@@ -17,8 +17,12 @@ namespace {
 constexpr uint64_t kEof = ByteRange::kToEof;
 constexpr InodeId kIno = 42;
 
-LockOwner posix(uint64_t session, uint64_t id) { return LockOwner{session, id, OwnerKind::kPosix}; }
-LockOwner ofd(uint64_t session, uint64_t id) { return LockOwner{session, id, OwnerKind::kOfd}; }
+LockOwner posix(uint64_t session, uint64_t id) {
+  return LockOwner{session, id, OwnerKind::kPosix};
+}
+LockOwner ofd(uint64_t session, uint64_t id) {
+  return LockOwner{session, id, OwnerKind::kOfd};
+}
 
 LockRequest req(LockOwner o, uint64_t start, uint64_t end, LockType type, uint32_t pid = 0) {
   LockRequest r;

@@ -19,7 +19,9 @@ const auto R = LockType::kRead;
 const auto W = LockType::kWrite;
 const auto U = LockType::kUnlock;
 
-LockOwner posix(uint64_t session, uint64_t id) { return LockOwner{session, id, OwnerKind::kPosix}; }
+LockOwner posix(uint64_t session, uint64_t id) {
+  return LockOwner{session, id, OwnerKind::kPosix};
+}
 
 LockRequest req(LockOwner o, uint64_t start, uint64_t end, LockType type, WaiterId waitAs = 0) {
   LockRequest r;
@@ -152,8 +154,8 @@ TEST_CASE("a three-owner cycle across two inodes is refused with EDEADLK") {
   CHECK(lock(t, 1, req(a, 0, 0, W)).error == 0);
   CHECK(lock(t, 2, req(b, 0, 0, W)).error == 0);
   CHECK(lock(t, 1, req(c, 10, 10, R)).error == 0);
-  CHECK(lock(t, 2, req(a, 0, 0, W, 1)).queued);   // a waits for b (inode 2)
-  CHECK(lock(t, 1, req(b, 10, 10, W, 2)).queued);  // b waits for c (inode 1)
+  CHECK(lock(t, 2, req(a, 0, 0, W, 1)).queued);            // a waits for b (inode 2)
+  CHECK(lock(t, 1, req(b, 10, 10, W, 2)).queued);          // b waits for c (inode 1)
   CHECK(lock(t, 1, req(c, 0, 0, R, 3)).error == EDEADLK);  // c would wait for a
   CHECK(lock(t, 1, req(c, 1, 1, R, 3)).error == 0);
   // Breaking the chain at b lets a through.
@@ -168,7 +170,7 @@ TEST_CASE("waiting behind another lock owner of the same session is not a deadlo
   CHECK(lock(t, 1, req(a, 0, 0, W)).error == 0);
   CHECK(lock(t, 1, req(a2, 0, 0, R, 1)).queued);  // a2 waits for a, same session
   CHECK(lock(t, 1, req(b, 10, 10, W)).error == 0);
-  CHECK(lock(t, 1, req(b, 0, 0, R, 2)).queued);    // b waits for a
+  CHECK(lock(t, 1, req(b, 0, 0, R, 2)).queued);  // b waits for a
   // a2 -> b -> a is a chain, not a cycle, although sessions 1 -> 2 -> 1 would look like one.
   LockOutcome out = lock(t, 1, req(a2, 10, 10, R, 3));
   CHECK(out.error == 0);
@@ -222,9 +224,13 @@ TEST_CASE("OFD and flock waiters take no part in deadlock detection, as on Linux
 TEST_CASE("random blocking workloads keep every invariant and account for every waiter") {
   std::mt19937_64 rng(777);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  const std::vector<LockOwner> owners = {
-      posix(1, 1), posix(1, 2), posix(2, 1), posix(3, 1), LockOwner{2, 5, OwnerKind::kOfd},
-      LockOwner{1, 9, OwnerKind::kFlock}, LockOwner{3, 9, OwnerKind::kFlock}};
+  const std::vector<LockOwner> owners = {posix(1, 1),
+                                         posix(1, 2),
+                                         posix(2, 1),
+                                         posix(3, 1),
+                                         LockOwner{2, 5, OwnerKind::kOfd},
+                                         LockOwner{1, 9, OwnerKind::kFlock},
+                                         LockOwner{3, 9, OwnerKind::kFlock}};
   LockTable t;
   std::map<WaiterId, LockRequest> live;  // what the test believes is queued
   std::map<WaiterId, InodeId> liveIno;
