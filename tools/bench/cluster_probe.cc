@@ -126,10 +126,15 @@ std::vector<Measurement> runFailoverStall(const RunContext& ctx, const std::stri
   std::vector<WriterEvent> events;
   collectUntil(fds[0], start + z.stallBaseline, events);
   Status status;
-  if (events.empty() || events.back().error != 0) {
-    status = Status::error(EIO, "the writer got no write acknowledged in the first " +
-                                    std::to_string(z.stallBaseline.count()) +
-                                    " s, before any server was killed");
+  if (!events.empty() && events.back().error != 0) {
+    const WriterEvent& e = events.back();
+    status = Status::error(e.error, std::string("before any server was killed, the writer's ") +
+                                        kStepNames[e.step] + " of " + path +
+                                        " failed: " + strerror(e.error));
+  } else if (events.empty()) {
+    status = Status::error(ETIMEDOUT, "the writer got no write acknowledged in the first " +
+                                          std::to_string(z.stallBaseline.count()) +
+                                          " s, before any server was killed");
   }
   size_t baselineCount = events.size();
   int64_t killNanos = 0, restartNanos = 0;
@@ -176,7 +181,7 @@ std::vector<Measurement> runFailoverStall(const RunContext& ctx, const std::stri
   double killAt = secondsBetween(events.front().nanos, killNanos);
   double longest = *longestAckGap(acks, end);
   std::string note = std::to_string(acks.size()) + " writes; before the kill the longest gap was " +
-                     fmt(*longestAckGap(baselineAcks, killAt)) + "; restart took " +
+                     fmt(*longestAckGap(baselineAcks, killAt)) + "; chunk1 restarted " +
                      fmt(secondsBetween(killNanos, restartNanos)) + " after the kill";
   return {Measurement::of(metric, longest, note)};
 }

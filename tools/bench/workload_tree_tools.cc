@@ -84,7 +84,9 @@ std::vector<Measurement> runTreeTools(const RunContext& ctx) {
   std::string porcelain, note;
   if (commit.isOk()) status = timed(ctx, git({"status", "--porcelain"}), tree, &porcelain);
   if (status.isOk() && !porcelain.empty()) {
-    note = "git status found changes right after the commit: " + porcelain.substr(0, 200);
+    std::string changes = porcelain.substr(0, 200);
+    for (auto& c : changes) c = c == '\n' ? '|' : c;  // one footnote line
+    note = "git status found changes right after the commit: " + changes;
   }
   out.push_back(measurementOf("git_status", status, note));
   Result<double> total = status.isOk() ? Result<double>(commit.value() + status.value())
