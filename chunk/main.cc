@@ -47,8 +47,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level, "trace, debug, info, warn, error");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what());
   }
   if (!setLogLevel(level)) return fail("unknown log level '" + level + "'");
   if (::mkdir(dataDir.c_str(), 0755) != 0 && errno != EEXIST) {
