@@ -25,6 +25,9 @@ Status dispatch(CommandContext& c) {
     case rpc::Command::RECLAIM: return applyReclaim(c);
     case rpc::Command::OPEN_SESSION: return applyOpenSession(c);
     case rpc::Command::CLOSE_SESSION: return applyCloseSession(c);
+    case rpc::Command::SET_CHUNK: return applySetChunk(c);
+    case rpc::Command::REGISTER_SERVER: return applyRegisterServer(c);
+    case rpc::Command::DROP_GARBAGE: return applyDropGarbage(c);
   }
   return Status::error(ENOSYS, "unknown command kind " + std::to_string(static_cast<int>(c.cmd.which())));
 }

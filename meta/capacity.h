@@ -32,6 +32,19 @@ class StatvfsCapacity final : public CapacitySource {
   std::string dir_;
 };
 
+// Forwards to a source set after construction (the chunk manager, which needs the server first).
+class CapacityProxy final : public CapacitySource {
+ public:
+  void setSource(CapacitySource& source) { source_ = &source; }
+  Result<Capacity> capacity() override {
+    if (!source_) return Capacity{};
+    return source_->capacity();
+  }
+
+ private:
+  CapacitySource* source_ = nullptr;
+};
+
 class FixedCapacity final : public CapacitySource {
  public:
   explicit FixedCapacity(Capacity c) : c_(c) {}

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "meta/capacity.h"
+#include "meta/chunks/chunk_manager.h"
 #include "meta/daemon.h"
 #include "meta/meta_server.h"
 #include "meta/service.h"
@@ -25,11 +26,21 @@ int main(int argc, char** argv) {
   CLI::App app{"basalt-meta: the Basalt metadata server"};
   std::string data, listen, portFile, logLevel = "info";
   uint32_t leaseMs = 10000;
+  int replicas = 2;
+  uint32_t chunkSize = 64u << 20;
+  meta::ChunkOptions chunkOptions;
   bool fsckOnly = false;
   app.add_option("--data", data, "data directory (created if missing)")->required();
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free one)");
   app.add_option("--port-file", portFile, "once listening, write HOST:PORT here");
   app.add_option("--lease-ms", leaseMs, "session lease in milliseconds")->check(CLI::Range(100u, 3600000u));
+  app.add_option("--replicas", replicas, "replicas per chunk of a new cluster (the root directory's setting)")
+      ->check(CLI::Range(1, 16));
+  app.add_option("--chunk-size", chunkSize, "bytes per chunk of a new cluster's files")
+      ->check(CLI::Range(65536u, 1u << 30));
+  app.add_option("--heartbeat-ms", chunkOptions.heartbeatMs, "how often chunk servers heartbeat")
+      ->check(CLI::Range(50u, 60000u));
+  app.add_option("--chunk-lease-ms", chunkOptions.leaseMs, "a chunk primary's lease")->check(CLI::Range(500u, 600000u));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
   app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");
   try {
@@ -46,16 +57,21 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(data, ec);
   if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
-  auto store = meta::Store::open(data);
+  if (chunkSize % 65536 != 0) return fail("--chunk-size must be a multiple of 64 KiB (the checksum block)");
+  auto store = meta::Store::open(data, false, meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize});
   if (!store.isOk()) return fail(store.status().message());
 
   auto log = makeLogger("meta");
   EventLoop loop;
   SystemClock clock;
-  meta::StatvfsCapacity capacity(data);
+  chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);
+  meta::CapacityProxy capacity;
   meta::MetaServer server(loop, **store, clock, capacity, log, meta::MetaOptions{leaseMs});
+  meta::ChunkManager chunks(loop, server, makeLogger("meta.chunks"), chunkOptions);
+  capacity.setSource(chunks);
   server.start();
-  auto service = kj::heap<meta::MetaServiceImpl>(server, listen);
+  chunks.start();
+  auto service = kj::heap<meta::MetaServiceImpl>(server, listen, &chunks);
   auto& serviceRef = *service;
   auto rpc = kj::heap<RpcServer>(loop, kj::mv(service), log);
   auto signal = loop.onSignal({SIGINT, SIGTERM});

@@ -142,6 +142,9 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     case rpc::Command::RECLAIM:
     case rpc::Command::OPEN_SESSION:
     case rpc::Command::CLOSE_SESSION:
+    case rpc::Command::SET_CHUNK:
+    case rpc::Command::REGISTER_SERVER:
+    case rpc::Command::DROP_GARBAGE:
       return fail(Status::error(EPERM, "server-internal command kind from session " + std::to_string(session)));
     default: break;
   }
@@ -166,6 +169,21 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     cr.setHandle(cr.getOpen() ? nextHandle_++ : 0);
   }
   log_->debug("session {:x} seq {}: command {}", session, cmd.getSeq(), static_cast<int>(cmd.which()));
+  bool setsSize = cmd.isSetAttr() && (cmd.getSetAttr().getValid() & rpc::SET_SIZE);
+  if (!setsSize || !truncateHook_) return committer_.submit(kj::mv(msg));
+  uint64_t ino = cmd.getSetAttr().getIno(), size = cmd.getSetAttr().getSize();
+  return committer_.submit(kj::mv(msg)).then([this, ino, size](Applied a) -> kj::Promise<Applied> {
+    if (a.reply().getStatus().getCode() != 0 || a.effects.replayed) return kj::mv(a);
+    return truncateHook_(ino, size).then([a = kj::mv(a)](Status st) mutable {
+      if (!st.isOk()) st.toWire(a.message->getRoot<rpc::Reply>().initStatus());
+      return kj::mv(a);
+    });
+  });
+}
+
+kj::Promise<Applied> MetaServer::submitInternal(kj::Function<void(rpc::Command::Builder)> fill) {
+  auto msg = newCommand(0);
+  fill(msg->getRoot<rpc::Command>());
   return committer_.submit(kj::mv(msg));
 }
 

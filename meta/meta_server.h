@@ -15,6 +15,7 @@
 
 #include <kj/async.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -84,6 +85,14 @@ class MetaServer {
   bool isOrphan(uint64_t ino) const { return orphans_.count(ino) != 0; }
   bool isPinned(uint64_t ino) const { return pins_.count(ino) != 0; }
 
+  // A server-internal command (session 0): `fill` sets its kind; time is filled in here.
+  kj::Promise<Applied> submitInternal(kj::Function<void(rpc::Command::Builder)> fill);
+
+  // Called after a SetAttr that sets the size has committed, before the client hears of it: the
+  // data path cuts the chunk holding the new end of file. A failure turns the reply into its error.
+  using TruncateHook = std::function<kj::Promise<Status>(uint64_t ino, uint64_t newSize)>;
+  void setTruncateHook(TruncateHook hook) { truncateHook_ = std::move(hook); }
+
   // Stops taking mutations (ESHUTDOWN) and resolves when the batch in flight has committed.
   kj::Promise<void> shutdown();
 
@@ -127,6 +136,7 @@ class MetaServer {
   std::unordered_map<uint64_t, uint32_t> pins_;
   std::set<uint64_t> orphans_;
   std::set<uint64_t> reclaiming_;
+  TruncateHook truncateHook_;
   kj::Own<kj::TaskSet::ErrorHandler> errorHandler_;
   kj::Own<kj::TaskSet> tasks_;
 };

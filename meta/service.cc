@@ -2,6 +2,9 @@
 
 #include <kj/debug.h>
 
+#include "meta/chunks/registry_service.h"
+#include "meta/commands/command.h"
+#include "meta/keys.h"
 #include "meta/reads.h"
 
 namespace basalt::meta {
@@ -17,7 +20,7 @@ kj::Promise<void> MetaServiceImpl::openSession(OpenSessionContext context) {
         if (!grant.isOk()) return;
         results.setId(grant->id);
         results.setLeaseMs(grant->leaseMs);
-        results.setSession(kj::heap<SessionImpl>(server_, grant->id));
+        results.setSession(kj::heap<SessionImpl>(server_, grant->id, chunks_));
       });
 }
 
@@ -34,12 +37,65 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
     list[i].setLeaseRemainingMs(sessions[i].leaseRemainingMs);
     list[i].setOpenHandles(sessions[i].openHandles);
   }
-  info.initChunkServers(0);
+  auto servers = chunks_ ? chunks_->servers() : std::vector<ServerView>{};
+  auto out = info.initChunkServers(servers.size());
+  for (size_t i = 0; i < servers.size(); ++i) {
+    out[i].setId(servers[i].id);
+    out[i].setAddress(servers[i].address);
+    out[i].setZone(servers[i].zone);
+    out[i].setAlive(servers[i].alive);
+    out[i].setCapacityBytes(servers[i].capacity);
+    out[i].setUsedBytes(servers[i].used);
+    out[i].setChunks(servers[i].chunks);
+    out[i].setLastHeartbeatMsAgo(servers[i].lastHeartbeatMsAgo);
+  }
   return kj::READY_NOW;
 }
 
-kj::Promise<void> MetaServiceImpl::chunkRegistry(ChunkRegistryContext) {
-  KJ_UNIMPLEMENTED("the chunk registry is not available yet (no data path)");
+kj::Promise<void> MetaServiceImpl::chunkRegistry(ChunkRegistryContext context) {
+  KJ_REQUIRE(chunks_ != nullptr, "this metadata server has no data path");
+  context.getResults().setRegistry(kj::heap<ChunkRegistryImpl>(*chunks_));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
+  auto p = context.getParams();
+  uint32_t max = std::min<uint32_t>(std::max<uint32_t>(p.getMax(), 1), 4096);
+  std::vector<std::pair<uint64_t, std::string>> owners;  // chunk id -> BE64(ino) ‖ BE32(index)
+  bool more = false;
+  {
+    Txn txn = server_.store().beginRead();
+    txn.scan(Table::kChunkOwners, "", be64(p.getAfter() + 1), [&](std::string_view k, std::string_view v) {
+      if (owners.size() == max) {
+        more = true;
+        return false;
+      }
+      owners.emplace_back(readBe64(k), std::string(v));
+      return true;
+    });
+  }
+  auto r = context.getResults();
+  r.initStatus();
+  auto list = r.initChunks(owners.size());
+  Txn txn = server_.store().beginRead();
+  for (size_t i = 0; i < owners.size(); ++i) {
+    uint64_t ino = readBe64(owners[i].second);
+    uint32_t index = readBe32(owners[i].second, 8);
+    list[i].setIno(ino);
+    list[i].setIndex(index);
+    auto v = txn.get(Table::kChunks, chunkKey(ino, index));
+    if (!v) continue;
+    ChunkEntry e = decodeChunk(*v);
+    list[i].initChunk().setId(e.id);
+    list[i].getChunk().setVersion(e.version);
+    auto reps = list[i].initReplicas(e.replicas.size());
+    for (size_t j = 0; j < e.replicas.size(); ++j) {
+      reps[j].setId(e.replicas[j]);
+      reps[j].setAddress(chunks_ ? chunks_->addressOf(e.replicas[j]) : "");
+    }
+  }
+  r.setDone(!more);
+  return kj::READY_NOW;
 }
 
 // ---- Session -------------------------------------------------------------------------------
@@ -188,8 +244,16 @@ kj::Promise<void> SessionImpl::renew(RenewContext context) {
 kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
   auto r = context.getResults();
   SESSION_CHECK(r);
-  Status::error(ENOTSUP, "data path not available yet").toWire(r.initStatus());
-  return kj::READY_NOW;
+  if (!chunks_) {
+    Status::error(ENOTSUP, "this metadata server has no data path").toWire(r.initStatus());
+    return kj::READY_NOW;
+  }
+  auto p = context.getParams();
+  return chunks_->getLayout(p.getIno(), p.getIndex(), p.getForWrite()).then([context](Result<Layout> l) mutable {
+    auto r = context.getResults();
+    l.status().toWire(r.initStatus());
+    if (l.isOk()) layoutToWire(*l, r.initLayout());
+  });
 }
 
 }  // namespace basalt::meta

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "meta/chunks/chunk_manager.h"
 #include "meta/meta_server.h"
 #include "rpc-schema/meta.capnp.h"
 
@@ -12,23 +13,27 @@ namespace basalt::meta {
 
 class MetaServiceImpl final : public rpc::MetaService::Server {
  public:
-  // `address` is what clusterInfo reports as metaAddress.
-  MetaServiceImpl(MetaServer& server, std::string address) : server_(server), address_(std::move(address)) {}
+  // `address` is what clusterInfo reports as metaAddress. Without `chunks` (tests of the namespace
+  // alone) there is no data path: getLayout and chunkRegistry fail with ENOTSUP.
+  MetaServiceImpl(MetaServer& server, std::string address, ChunkManager* chunks = nullptr)
+      : server_(server), address_(std::move(address)), chunks_(chunks) {}
 
   void setAddress(std::string address) { address_ = std::move(address); }
 
   kj::Promise<void> openSession(OpenSessionContext context) override;
   kj::Promise<void> clusterInfo(ClusterInfoContext context) override;
   kj::Promise<void> chunkRegistry(ChunkRegistryContext context) override;
+  kj::Promise<void> listChunks(ListChunksContext context) override;
 
  private:
   MetaServer& server_;
   std::string address_;
+  ChunkManager* chunks_;
 };
 
 class SessionImpl final : public rpc::Session::Server {
  public:
-  SessionImpl(MetaServer& server, uint64_t id) : server_(server), id_(id) {}
+  SessionImpl(MetaServer& server, uint64_t id, ChunkManager* chunks) : server_(server), id_(id), chunks_(chunks) {}
 
   kj::Promise<void> mutate(MutateContext context) override;
   kj::Promise<void> lookup(LookupContext context) override;
@@ -47,6 +52,7 @@ class SessionImpl final : public rpc::Session::Server {
  private:
   MetaServer& server_;
   uint64_t id_;
+  ChunkManager* chunks_;
 };
 
 }  // namespace basalt::meta

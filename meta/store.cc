@@ -14,7 +14,8 @@ namespace basalt::meta {
 namespace {
 
 const char* const kTableNames[] = {"meta",    "inodes",  "dirents", "cookies",  "xattrs", "symlinks",
-                                   "chunks",  "garbage", "orphans", "sessions", "dedup"};
+                                   "chunks",  "garbage", "orphans", "sessions", "dedup",
+                                   "chunk_owners", "servers"};
 static_assert(sizeof(kTableNames) / sizeof(kTableNames[0]) == static_cast<size_t>(Table::kCount));
 
 constexpr size_t kMapSize = 64ull << 30;  // address space only; the file is sparse
@@ -98,7 +99,7 @@ void Txn::abort() {
 
 // ---- Store ---------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly, StoreDefaults defaults) {
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
   // One process per data dir: LMDB itself would let two writers take turns, and two leaders would
@@ -118,7 +119,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly
   if (rc != 0) {
     return Status::error(rc > 0 ? rc : EIO, "cannot open metadata store in " + dir + ": " + mdb_strerror(rc));
   }
-  Status st = readOnly ? s->openReadOnly() : s->init();
+  Status st = readOnly ? s->openReadOnly() : s->init(defaults);
   if (!st.isOk()) return st;
   return s;
 }
@@ -166,7 +167,7 @@ Status Store::openReadOnly() {
   return Status::ok();
 }
 
-Status Store::init() {
+Status Store::init(StoreDefaults defaults) {
   MDB_txn* raw = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &raw);
   if (rc != 0) return Status::error(EIO, std::string("cannot begin the first transaction: ") + mdb_strerror(rc));
@@ -194,6 +195,8 @@ Status Store::init() {
     root.generation = 1;
     root.atime = root.mtime = root.ctime = Timespec{now.tv_sec, static_cast<uint32_t>(now.tv_nsec)};
     root.parent = kRootIno;
+    root.replication = defaults.replication;
+    root.chunkSize = defaults.chunkSize;
     txn.put(Table::kInodes, inoKey(kRootIno), encodeInode(root));
   } else if (version->size() != 8 || readBe64(*version) != kFormatVersion) {
     uint64_t v = version->size() == 8 ? readBe64(*version) : 0;

@@ -33,12 +33,19 @@ enum class Table {
   kOrphans,     // BE64(ino) -> "" (nlink 0, waiting for the last close)
   kSessions,    // BE64(session) -> client name
   kDedup,       // BE64(session) ‖ BE64(seq) -> encoded Reply
+  kChunkOwners, // BE64(chunk id) -> BE64(ino) ‖ BE32(index): which file a chunk belongs to
+  kServers,     // BE32(server id) -> address ‖ '\0' ‖ zone: every chunk server ever registered
   kCount
 };
 
 constexpr uint32_t kFormatVersion = 1;
 
 class Store;
+
+struct StoreDefaults {
+  uint8_t replication = 2;
+  uint32_t chunkSize = 64u << 20;
+};
 
 // One transaction. Values returned by get() and passed to scan callbacks point into the map and are
 // valid until the next write in this Txn or its end.
@@ -75,6 +82,11 @@ class Txn {
 
  private:
   friend class Store;
+
+struct StoreDefaults {
+  uint8_t replication = 2;
+  uint32_t chunkSize = 64u << 20;
+};
   Txn(const Store& store, MDB_txn* txn, bool writable) : store_(&store), txn_(txn), writable_(writable) {}
   const Store* store_;
   MDB_txn* txn_;
@@ -87,7 +99,10 @@ class Store {
   // initialised with the format version, the root directory (inode 1) and the counters. Fails with
   // a clear message for an unknown format version or an unreadable environment.
   // readOnly: nothing is created or written (for fsck); the store must exist.
-  static Result<std::unique_ptr<Store>> open(const std::string& dir, bool readOnly = false);
+  // `defaults` only matter when the store is created: they become the root directory's replication
+  // and chunk size, which every new file and directory inherits.
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, bool readOnly = false,
+                                             StoreDefaults defaults = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -103,7 +118,7 @@ class Store {
 
  private:
   Store() = default;
-  Status init();
+  Status init(StoreDefaults defaults);
   Status openReadOnly();
   std::string dir_;
   MDB_env* env_ = nullptr;

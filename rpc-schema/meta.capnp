@@ -16,6 +16,7 @@ using Status = Common.Status;
 using Time = Common.Time;
 using Attr = Common.Attr;
 using Credentials = Common.Credentials;
+using ChunkRef = Common.ChunkRef;
 using Chunk = import "chunk.capnp";
 
 # Bits of SetAttr.valid: which fields of a SetAttr command to apply.
@@ -28,6 +29,7 @@ const setMtime :UInt32 = 32;       # mtime from SetAttr.mtime
 const setAtimeNow :UInt32 = 64;    # atime := command time (utimensat UTIME_NOW)
 const setMtimeNow :UInt32 = 128;   # mtime := command time
 const setKillSuidGid :UInt32 = 256; # clear S_ISUID, and S_ISGID when group-executable (write/truncate by a non-owner)
+const setReplication :UInt32 = 512; # replicas per chunk (files: chunks allocated from now on; dirs: inherited by new entries)
 
 # Flags of Rename.flags (the values of renameat2). Named so they do not clash with the libc macros.
 const renameFlagNoReplace :UInt32 = 1;
@@ -59,6 +61,9 @@ struct Command {
     reclaim @13 :Reclaim;
     openSession @14 :OpenSession;
     closeSession @15 :CloseSession;
+    setChunk @16 :SetChunk;
+    registerServer @17 :RegisterServer;
+    dropGarbage @18 :DropGarbage;
   }
 
   # mknod, mkdir, symlink and create(2). The mode already has the caller's umask applied.
@@ -112,6 +117,7 @@ struct Command {
     atime @6 :Time;
     mtime @7 :Time;
     handle @8 :UInt64;       # the open handle the change was made through (ftruncate), 0 = by path
+    replication @9 :UInt8;   # with setReplication (1..16)
   }
 
   struct SetXattr {
@@ -146,6 +152,30 @@ struct Command {
   }
   struct CloseSession {
     id @0 :UInt64;
+  }
+
+  # Server-internal: chunk `index` of file `ino` is chunk `chunkId` at `version` on `replicas`
+  # (chunk server ids, the first the preferred primary). Allocation (expectVersion 0: the entry must
+  # not exist yet, else EEXIST) or a new version (the entry must be at expectVersion, else ESTALE).
+  struct SetChunk {
+    ino @0 :UInt64;
+    index @1 :UInt32;
+    chunkId @2 :UInt64;
+    version @3 :UInt64;
+    replicas @4 :List(UInt32);
+    expectVersion @5 :UInt64;
+  }
+
+  # Server-internal: chunk server `id` is reached at `address` and lives in failure zone `zone`.
+  struct RegisterServer {
+    id @0 :UInt32;
+    address @1 :Text;
+    zone @2 :Text;
+  }
+
+  # Server-internal: a freed chunk has been deleted from every replica that could be reached.
+  struct DropGarbage {
+    chunkId @0 :UInt64;
   }
 }
 
@@ -238,4 +268,15 @@ interface MetaService {
   clusterInfo @1 () -> (info :ClusterInfo);
   # For chunk servers: the registry they register and heartbeat with.
   chunkRegistry @2 () -> (registry :Chunk.ChunkRegistry);
+  # Every allocated chunk with its replicas, in chunk id order after `after`, at most `max` (for
+  # `basalt verify` and operators). `done` when there are no more.
+  listChunks @3 (after :UInt64, max :UInt32) -> (status :Status, chunks :List(ChunkPlacement), done :Bool);
+}
+
+# Where one chunk of one file lives (listChunks).
+struct ChunkPlacement {
+  ino @0 :UInt64;
+  index @1 :UInt32;
+  chunk @2 :ChunkRef;
+  replicas @3 :List(Common.ServerAddress);
 }

@@ -54,10 +54,11 @@ std::string startServer(const ClusterDir& dir, const std::string& name, const st
       address = text->substr(0, text->size() - 1);
       return true;
     }
-    return !isRunning(pid, exe);
+    return !childAlive(pid);
   });
-  if (!up || address.empty() || !isRunning(pid, exe)) {
-    if (wantPort != "0" && isRunning(pid, exe) == false) {
+  bool alive = childAlive(pid);
+  if (!up || address.empty() || !alive) {
+    if (wantPort != "0" && !alive) {
       // The recorded port may be taken by now: one more try on a fresh port.
       std::cerr << "  " << name << " could not use port " << wantPort << "; trying a new port\n";
       args.resize(args.size() - 4);
@@ -177,9 +178,9 @@ int runMount(const std::string& dirPath, const std::string& mountpointArg) {
     return 1;
   }
   bool mounted = waitUntil(kStartTimeout, [&] {
-    return isFuseMounted(mountpoint) || !isRunning(pid, "basalt-mount");
+    return isFuseMounted(mountpoint) || !childAlive(pid);
   });
-  if (!mounted || !isRunning(pid, "basalt-mount")) {
+  if (!mounted || !childAlive(pid)) {
     std::cerr << "basalt: mounting " << mountpoint << " failed (log " << logFile << "):\n"
               << tailFile(logFile, 10);
     stopProcess(pid, "basalt-mount", milliseconds(1000));

@@ -79,6 +79,11 @@ bool isRunning(int pid, const std::string& programName) {
   return argv0.find(programName) != std::string::npos;
 }
 
+bool childAlive(int pid) {
+  int status;
+  return pid > 0 && waitpid(pid, &status, WNOHANG) == 0;
+}
+
 bool waitUntil(std::chrono::milliseconds timeout, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {

@@ -24,6 +24,10 @@ bool isRunning(int pid, const std::string& programName);
 // Polls `done` every 20 ms until it returns true or `timeout` passes. Returns done()'s last value.
 bool waitUntil(std::chrono::milliseconds timeout, const std::function<bool()>& done);
 
+// True while `pid`, a child this process spawned, has not exited (reaps it when it has). Unlike
+// isRunning, right after spawnDaemon this is true even before the child has exec'd its program.
+bool childAlive(int pid);
+
 // SIGTERM, wait up to `grace`, then SIGKILL. Returns a description of what happened.
 std::string stopProcess(int pid, const std::string& programName, std::chrono::milliseconds grace);
 

@@ -44,6 +44,9 @@ Status applyCommitWrite(CommandContext& c);
 Status applyReclaim(CommandContext& c);
 Status applyOpenSession(CommandContext& c);
 Status applyCloseSession(CommandContext& c);
+Status applySetChunk(CommandContext& c);
+Status applyRegisterServer(CommandContext& c);
+Status applyDropGarbage(CommandContext& c);
 
 // ---- helpers shared by commands and reads (commands/helpers.cc) ----
 

@@ -68,6 +68,7 @@ void dropChunks(Txn& txn, uint64_t ino, uint32_t firstIndex) {
     for (uint32_t r : entry.replicas) appendBe32(replicas, r);
     txn.put(Table::kGarbage, be64(entry.id), replicas);
     txn.del(Table::kChunks, key);
+    txn.del(Table::kChunkOwners, be64(entry.id));
   }
 }
 

@@ -28,6 +28,12 @@ Status applySetAttr(CommandContext& c) {
   if ((valid & rpc::SET_MODE) && !cred.ownsOrRoot(n)) {
     return Status::error(EPERM, what + ": only the owner changes the mode");
   }
+  if (valid & rpc::SET_REPLICATION) {
+    if (!cred.ownsOrRoot(n)) return Status::error(EPERM, what + ": only the owner sets the replication");
+    if (s.getReplication() < 1 || s.getReplication() > 16) {
+      return Status::error(EINVAL, what + ": replication must be 1..16, not " + std::to_string(s.getReplication()));
+    }
+  }
   if (valid & (rpc::SET_ATIME | rpc::SET_MTIME)) {
     if (!cred.ownsOrRoot(n)) return Status::error(EPERM, what + ": only the owner sets explicit times");
   } else if (valid & (rpc::SET_ATIME_NOW | rpc::SET_MTIME_NOW)) {
@@ -52,6 +58,7 @@ Status applySetAttr(CommandContext& c) {
     n.size = size;
     n.mtime = c.now;
   }
+  if (valid & rpc::SET_REPLICATION) n.replication = s.getReplication();
   if ((valid & rpc::SET_KILL_SUID_GID) && !cred.isRoot() && n.isReg()) killSuidSgid(n);
   if (valid & rpc::SET_ATIME) n.atime = Timespec{s.getAtime().getSec(), s.getAtime().getNsec()};
   if (valid & rpc::SET_MTIME) n.mtime = Timespec{s.getMtime().getSec(), s.getMtime().getNsec()};

@@ -1,0 +1,626 @@
+#include "meta/chunks/chunk_manager.h"
+
+#include <kj/debug.h>
+
+#include <algorithm>
+
+#include "meta/commands/command.h"
+#include "meta/keys.h"
+#include "server/rpc.h"
+
+namespace basalt::meta {
+namespace {
+
+constexpr int kMaxAttempts = 5;
+constexpr auto kLeaseMargin = 50 * kj::MILLISECONDS;
+
+bool contains(const std::vector<uint32_t>& v, uint32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string chunkName(uint64_t id, uint64_t version) {
+  return "chunk " + std::to_string(id) + " v" + std::to_string(version);
+}
+
+std::string idList(const std::vector<uint32_t>& ids) {
+  std::string s;
+  for (uint32_t id : ids) s += (s.empty() ? "#" : ", #") + std::to_string(id);
+  return s;
+}
+
+// The outcome of assign on every replica.
+struct AssignOutcome {
+  Status primary;                 // the primary's answer
+  std::vector<uint32_t> failed;   // backups that did not accept it
+  kj::TimePoint answeredAt = kj::origin<kj::TimePoint>();
+};
+
+}  // namespace
+
+ChunkManager::ChunkManager(EventLoop& loop, MetaServer& server, Logger log, ChunkOptions options)
+    : loop_(loop), server_(server), log_(std::move(log)), options_(options) {
+  errorHandler_ = kj::heap<TaskLogger>(log_);
+  tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
+}
+
+ChunkManager::~ChunkManager() noexcept = default;
+
+void ChunkManager::start() {
+  Txn txn = server_.store().beginRead();
+  auto next = txn.get(Table::kMeta, "next_chunk");
+  nextChunkId_ = next ? readBe64(*next) : 1;
+  txn.scan(Table::kServers, "", [&](std::string_view k, std::string_view v) {
+    uint32_t id = readBe32(k);
+    auto nul = v.find('\0');
+    Server s;
+    s.address = std::string(v.substr(0, nul));
+    s.zone = nul == std::string_view::npos ? "" : std::string(v.substr(nul + 1));
+    servers_[id] = std::move(s);
+    nextServerId_ = std::max(nextServerId_, id + 1);
+    return true;
+  });
+  noLeasesBefore_ = loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS;
+  log_->info("chunk map: next chunk id {}, {} chunk servers known; they re-register now", nextChunkId_,
+             servers_.size());
+  server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
+  tasks_->add(watchLiveness());
+  tasks_->add(collectGarbage());
+}
+
+// ---- registry ----------------------------------------------------------------------------------
+
+kj::Promise<Result<uint32_t>> ChunkManager::registerServer(uint32_t id, std::string address, std::string zone,
+                                                           uint64_t capacity, uint64_t used,
+                                                           std::vector<ReportedChunk> chunks,
+                                                           rpc::ChunkService::Client service) {
+  if (address.empty()) return Result<uint32_t>(Status::error(EINVAL, "a chunk server must give its address"));
+  bool known = id != 0 && servers_.count(id);
+  if (!known) id = nextServerId_++;
+  bool record = !known || servers_[id].address != address || servers_[id].zone != zone;
+  kj::Promise<Status> recorded = Status::ok();
+  if (record) {
+    recorded = server_
+                   .submitInternal([id, address, zone](rpc::Command::Builder cmd) {
+                     auto rs = cmd.initRegisterServer();
+                     rs.setId(id);
+                     rs.setAddress(address);
+                     rs.setZone(zone);
+                   })
+                   .then([](Applied a) { return Status::fromWire(a.reply().getStatus()); });
+  }
+  return recorded.then([this, id, address, zone, capacity, used, chunks = kj::mv(chunks),
+                        service = kj::mv(service)](Status st) mutable -> Result<uint32_t> {
+    if (!st.isOk()) return st;
+    Server& s = servers_[id];
+    bool wasAlive = s.alive;
+    s.address = address;
+    s.zone = zone;
+    s.registered = true;
+    s.alive = true;
+    s.service = kj::mv(service);
+    s.capacity = capacity;
+    s.used = used;
+    s.chunks = chunks.size();
+    s.lastHeartbeat = loop_.timer().now();
+    rebuildRing();
+    log_->info("chunk server #{} registered: {} zone '{}', {} chunks, {} MiB free{}", id, address, zone,
+               chunks.size(), (capacity - std::min(capacity, used)) >> 20, wasAlive ? " (re-registration)" : "");
+    // Replicas no file refers to, or of an older version, or that left the set: delete them.
+    for (const auto& c : chunks) {
+      KJ_IF_MAYBE(e, loadEntryById(c.id)) {
+        if (c.version < e->version) {
+          deleteOn(id, c.id, "stale: an older version than the chunk map's");
+        } else if (!contains(e->replicas, id)) {
+          deleteOn(id, c.id, "stale: no longer in the chunk's replica set");
+        }
+      } else {
+        deleteOn(id, c.id, "no file refers to it");
+      }
+    }
+    return id;
+  });
+}
+
+Status ChunkManager::heartbeat(uint32_t id, uint64_t capacity, uint64_t used, uint64_t chunkCount) {
+  auto it = servers_.find(id);
+  if (it == servers_.end() || !it->second.registered) {
+    return Status::error(ESTALE, "chunk server #" + std::to_string(id) + " is not registered: register again");
+  }
+  Server& s = it->second;
+  s.capacity = capacity;
+  s.used = used;
+  s.chunks = chunkCount;
+  s.lastHeartbeat = loop_.timer().now();
+  if (!s.alive) {
+    s.alive = true;
+    log_->info("chunk server #{} ({}) is heard from again", id, s.address);
+    rebuildRing();
+  }
+  return Status::ok();
+}
+
+kj::Promise<void> ChunkManager::watchLiveness() {
+  return loop_.timer().afterDelay(options_.heartbeatMs / 2 * kj::MILLISECONDS).then([this]() {
+    auto now = loop_.timer().now();
+    bool changed = false;
+    for (auto& [id, s] : servers_) {
+      if (!s.registered || !s.alive) continue;
+      auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
+      if (silent > options_.suspectMs) {
+        s.alive = false;
+        changed = true;
+        log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
+                   s.address, silent);
+      }
+    }
+    if (changed) rebuildRing();
+    return watchLiveness();
+  });
+}
+
+bool ChunkManager::usable(uint32_t id) const {
+  auto it = servers_.find(id);
+  return it != servers_.end() && it->second.registered && it->second.alive && it->second.service != nullptr;
+}
+
+void ChunkManager::rebuildRing() {
+  ring_ = PlacementRing();
+  for (const auto& [id, s] : servers_) {
+    if (usable(id)) ring_.addServer(id, s.zone, PlacementRing::weightForCapacity(s.capacity));
+  }
+}
+
+std::string ChunkManager::addressOf(uint32_t id) const {
+  auto it = servers_.find(id);
+  return it == servers_.end() ? "" : it->second.address;
+}
+
+std::vector<ServerView> ChunkManager::servers() const {
+  std::vector<ServerView> out;
+  auto now = loop_.timer().now();
+  for (const auto& [id, s] : servers_) {
+    ServerView v;
+    v.id = id;
+    v.address = s.address;
+    v.zone = s.zone;
+    v.alive = usable(id);
+    v.capacity = s.capacity;
+    v.used = s.used;
+    v.chunks = s.chunks;
+    v.lastHeartbeatMsAgo = s.registered ? (now - s.lastHeartbeat) / kj::MILLISECONDS : -1;
+    out.push_back(v);
+  }
+  return out;
+}
+
+Result<Capacity> ChunkManager::capacity() {
+  Capacity c;
+  for (const auto& [id, s] : servers_) {
+    if (!usable(id)) continue;
+    c.blocks += s.capacity / c.blockSize;
+    c.blocksFree += (s.capacity - std::min(s.capacity, s.used)) / c.blockSize;
+  }
+  c.blocksAvail = c.blocksFree;
+  return c;
+}
+
+void ChunkManager::deleteOn(uint32_t serverId, uint64_t chunkId, const char* why) {
+  auto it = servers_.find(serverId);
+  if (it == servers_.end()) return;
+  KJ_IF_MAYBE(service, it->second.service) {
+    log_->info("deleting chunk {} on #{} ({}): {}", chunkId, serverId, it->second.address, why);
+    auto req = service->deleteRequest();
+    req.setChunkId(chunkId);
+    tasks_->add(loop_.timer()
+                    .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+                    .then([this, serverId, chunkId](auto&& r) {
+                      Status st = Status::fromWire(r.getStatus());
+                      if (!st.isOk() && st.code() != ENOENT) {
+                        log_->warn("delete of chunk {} on #{} failed: {}", chunkId, serverId, st.toString());
+                      }
+                    }, [this, serverId, chunkId](kj::Exception&& e) {
+                      log_->warn("delete of chunk {} on #{} failed: {}", chunkId, serverId,
+                                 e.getDescription().cStr());
+                    }));
+  }
+}
+
+// Deletes freed chunks from their replicas; a chunk leaves the garbage table once every live
+// replica has deleted it (a replica that is down now deletes it when it registers again).
+kj::Promise<void> ChunkManager::collectGarbage() {
+  return loop_.timer().afterDelay(options_.gcIntervalMs * kj::MILLISECONDS).then([this]() -> kj::Promise<void> {
+    std::vector<std::pair<uint64_t, std::vector<uint32_t>>> batch;
+    {
+      Txn txn = server_.store().beginRead();
+      txn.scan(Table::kGarbage, "", [&](std::string_view k, std::string_view v) {
+        std::vector<uint32_t> ids;
+        for (size_t at = 0; at + 4 <= v.size(); at += 4) ids.push_back(readBe32(v, at));
+        batch.emplace_back(readBe64(k), std::move(ids));
+        return batch.size() < 256;
+      });
+    }
+    kj::Vector<kj::Promise<bool>> deletions;
+    for (auto& [chunkId, ids] : batch) {
+      kj::Vector<kj::Promise<bool>> perReplica;
+      for (uint32_t id : ids) {
+        if (!servers_.count(id) || !usable(id)) continue;  // down: deleted when it registers again
+        KJ_IF_MAYBE(service, servers_[id].service) {
+          auto req = service->deleteRequest();
+          req.setChunkId(chunkId);
+          perReplica.add(loop_.timer()
+                             .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+                             .then([](auto&& r) { return r.getStatus().getCode() == 0 || r.getStatus().getCode() == ENOENT; },
+                                   [](kj::Exception&&) { return false; }));
+        }
+      }
+      uint64_t cid = chunkId;
+      deletions.add(kj::joinPromises(perReplica.releaseAsArray())
+                        .then([this, cid](kj::Array<bool> oks) -> kj::Promise<bool> {
+                          for (bool ok : oks) {
+                            if (!ok) return false;
+                          }
+                          return server_
+                              .submitInternal([cid](rpc::Command::Builder cmd) { cmd.initDropGarbage().setChunkId(cid); })
+                              .then([](Applied) { return true; });
+                        }));
+    }
+    return kj::joinPromises(deletions.releaseAsArray())
+        .then([this, n = batch.size()](kj::Array<bool> done) {
+          size_t freed = std::count(done.begin(), done.end(), true);
+          if (freed) log_->debug("deleted {} freed chunks ({} still pending)", freed, n - freed);
+        })
+        .then([this]() { return collectGarbage(); });
+  });
+}
+
+// ---- chunk map -------------------------------------------------------------------------------------
+
+kj::Maybe<ChunkManager::Entry> ChunkManager::loadEntry(uint64_t ino, uint32_t index) const {
+  Txn txn = server_.store().beginRead();
+  auto v = txn.get(Table::kChunks, chunkKey(ino, index));
+  if (!v) return nullptr;
+  ChunkEntry c = decodeChunk(*v);
+  return Entry{ino, index, c.id, c.version, c.replicas};
+}
+
+kj::Maybe<ChunkManager::Entry> ChunkManager::loadEntryById(uint64_t chunkId) const {
+  std::string owner;
+  {
+    Txn txn = server_.store().beginRead();
+    auto v = txn.get(Table::kChunkOwners, be64(chunkId));
+    if (!v || v->size() != 12) return nullptr;
+    owner = std::string(*v);
+  }
+  KJ_IF_MAYBE(e, loadEntry(readBe64(owner), readBe32(owner, 8))) {
+    if (e->id == chunkId) return *e;
+  }
+  return nullptr;
+}
+
+Layout ChunkManager::layoutOf(const Entry& e, uint32_t primaryIndex) const {
+  Layout l;
+  l.index = e.index;
+  l.chunkId = e.id;
+  l.version = e.version;
+  for (uint32_t id : e.replicas) l.replicas.push_back(ServerRef{id, addressOf(id)});
+  l.primary = primaryIndex < e.replicas.size() ? primaryIndex : 0;
+  auto it = leases_.find(e.id);
+  if (it != leases_.end() && it->second.version == e.version) {
+    auto left = it->second.expires - loop_.timer().now();
+    l.leaseExpiryMs = left > 0 * kj::MILLISECONDS ? left / kj::MILLISECONDS : 0;
+  }
+  return l;
+}
+
+kj::Promise<Result<Layout>> ChunkManager::serialized(uint64_t key,
+                                                     kj::Function<kj::Promise<Result<Layout>>()> fn) {
+  kj::Promise<void> before = kj::READY_NOW;
+  auto it = busy_.find(key);
+  if (it != busy_.end()) before = it->second.done.addBranch();
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  uint64_t turn = ++turns_;
+  busy_.erase(key);
+  busy_.emplace(key, Turn{turn, paf.promise.fork()});
+  auto done = kj::mv(paf.fulfiller);
+  // `done` is fulfilled whether fn succeeds or throws, so the next in line always runs.
+  auto finish = kj::defer([this, key, turn, done = kj::mv(done)]() mutable {
+    done->fulfill();
+    auto it = busy_.find(key);
+    if (it != busy_.end() && it->second.turn == turn) busy_.erase(it);  // nobody queued behind us
+  });
+  return before.then([fn = kj::mv(fn)]() mutable { return fn(); }).attach(kj::mv(finish));
+}
+
+kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index, bool forWrite) {
+  uint8_t replication;
+  {
+    Txn txn = server_.store().beginRead();
+    auto n = loadInode(txn, ino);
+    if (!n.isOk()) return Result<Layout>(n.status());
+    if (!n->isReg()) return Result<Layout>(Status::error(EINVAL, "inode " + std::to_string(ino) + " is not a regular file"));
+    replication = n->replication;
+  }
+  KJ_IF_MAYBE(e, loadEntry(ino, index)) {
+    if (!forWrite) {
+      uint32_t primary = 0;
+      auto it = leases_.find(e->id);
+      if (it != leases_.end()) {
+        auto pos = std::find(e->replicas.begin(), e->replicas.end(), it->second.primary);
+        if (pos != e->replicas.end()) primary = pos - e->replicas.begin();
+      }
+      return Result<Layout>(layoutOf(*e, primary));
+    }
+    uint64_t id = e->id;
+    return serialized(id, [this, ino, index]() -> kj::Promise<Result<Layout>> {
+      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0); }
+      return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
+                                                      std::to_string(ino) + " was freed"));
+    });
+  }
+  if (!forWrite) {
+    Layout hole;
+    hole.index = index;
+    return Result<Layout>(hole);
+  }
+  uint64_t key = (1ull << 63) | ((ino << 24) ^ index);  // allocation of a hole: keyed by (ino, index)
+  return serialized(key, [this, ino, index, replication]() { return allocate(ino, index, replication, 0); });
+}
+
+kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index, uint8_t replication, int attempt) {
+  KJ_IF_MAYBE(e, loadEntry(ino, index)) { return ensurePrimary(*e, 0); }  // allocated meanwhile
+  Entry e;
+  e.ino = ino;
+  e.index = index;
+  e.id = nextChunkId_++;
+  e.version = 1;
+  e.replicas = ring_.place(e.id, replication);
+  if (e.replicas.empty()) {
+    return Result<Layout>(Status::error(EIO, "no chunk server is available for chunk " + std::to_string(index) +
+                                                 " of inode " + std::to_string(ino) + " (" +
+                                                 std::to_string(servers_.size()) + " known, none alive)"));
+  }
+  if (e.replicas.size() < replication) {
+    log_->warn("inode {} chunk {}: only {} of {} replicas available", ino, index, e.replicas.size(), replication);
+  }
+  return setChunk(e, 0).then([this, e, replication, attempt](Status st) mutable -> kj::Promise<Result<Layout>> {
+    if (st.code() == EEXIST && attempt < kMaxAttempts) return allocate(e.ino, e.index, replication, attempt + 1);
+    if (!st.isOk()) return Result<Layout>(st);
+    log_->debug("inode {} chunk {}: allocated chunk {} on {}", e.ino, e.index, e.id, idList(e.replicas));
+    return appoint(e, e.replicas, false, 0);
+  });
+}
+
+kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersion) {
+  return server_
+      .submitInternal([e, expectVersion](rpc::Command::Builder cmd) {
+        auto sc = cmd.initSetChunk();
+        sc.setIno(e.ino);
+        sc.setIndex(e.index);
+        sc.setChunkId(e.id);
+        sc.setVersion(e.version);
+        sc.setExpectVersion(expectVersion);
+        auto r = sc.initReplicas(e.replicas.size());
+        for (size_t i = 0; i < e.replicas.size(); ++i) r.set(i, e.replicas[i]);
+      })
+      .then([](Applied a) { return Status::fromWire(a.reply().getStatus()); });
+}
+
+kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
+  auto now = loop_.timer().now();
+  auto it = leases_.find(e.id);
+  bool held = it != leases_.end() && it->second.version == e.version && it->second.expires > now;
+  if (held && usable(it->second.primary) && contains(e.replicas, it->second.primary)) {
+    uint32_t primary = it->second.primary;
+    uint32_t idx = std::find(e.replicas.begin(), e.replicas.end(), primary) - e.replicas.begin();
+    if (it->second.expires - now > options_.leaseMs / 2 * kj::MILLISECONDS) {
+      return Result<Layout>(layoutOf(e, idx));
+    }
+    // Renew the lease of the same primary at the same version.
+    return appoint(e, e.replicas, false, attempt);
+  }
+  if (now < noLeasesBefore_) {
+    // A primary appointed before this server started may still hold a lease.
+    return loop_.timer().atTime(noLeasesBefore_).then([this, e, attempt]() { return ensurePrimary(e, attempt); });
+  }
+  if (held) {
+    // Its holder is unusable: wait its lease out before anyone else becomes primary.
+    log_->info("{}: primary #{} is unreachable; a new primary after its lease ends in {} ms",
+               chunkName(e.id, e.version), it->second.primary,
+               (it->second.expires - now) / kj::MILLISECONDS);
+    return loop_.timer().atTime(it->second.expires).then([this, e, attempt]() { return ensurePrimary(e, attempt); });
+  }
+  std::vector<uint32_t> live;
+  for (uint32_t id : e.replicas) {
+    if (usable(id)) live.push_back(id);
+  }
+  if (live.empty()) {
+    return Result<Layout>(Status::error(EIO, chunkName(e.id, e.version) + " of inode " + std::to_string(e.ino) +
+                                                 ": no replica is reachable (" + idList(e.replicas) + ")"));
+  }
+  return appoint(e, live, true, attempt);
+}
+
+// Makes live[0] the primary of `e`: with a new version and the set `live` when `bump`, else as is
+// (a new chunk, or renewing the lease of the same primary, which must be first in e.replicas... or
+// at the index the lease names).
+kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt) {
+  if (attempt >= kMaxAttempts) {
+    return Result<Layout>(Status::error(EIO, chunkName(e.id, e.version) + " of inode " + std::to_string(e.ino) +
+                                                 ": no primary could be appointed after " +
+                                                 std::to_string(kMaxAttempts) + " attempts"));
+  }
+  Entry n = e;
+  uint32_t primary = live[0];
+  auto lease = leases_.find(e.id);
+  if (!bump && lease != leases_.end() && lease->second.version == e.version && contains(e.replicas, lease->second.primary)) {
+    primary = lease->second.primary;  // renewal: the same primary
+  }
+  kj::Promise<Status> recorded = Status::ok();
+  if (bump) {
+    n.version = e.version + 1;
+    n.replicas = live;
+    recorded = setChunk(n, e.version);
+  }
+  return recorded.then([this, n, primary, attempt](Status st) mutable -> kj::Promise<Result<Layout>> {
+    if (st.code() == ESTALE) {
+      // Changed meanwhile (a failure report): start again from the map.
+      KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { return ensurePrimary(*fresh, attempt + 1); }
+    }
+    if (!st.isOk()) return Result<Layout>(st);
+    uint32_t idx = std::find(n.replicas.begin(), n.replicas.end(), primary) - n.replicas.begin();
+    auto failed = std::make_shared<std::vector<uint32_t>>();
+    return assignAll(n, idx, *failed).then([this, n, primary, idx, failed, attempt](Status st) mutable
+                                           -> kj::Promise<Result<Layout>> {
+      auto now = loop_.timer().now();
+      if (!st.isOk()) {
+        // The primary refused or is unreachable: try the others, with a new version.
+        log_->warn("{}: #{} could not become primary: {}", chunkName(n.id, n.version), primary, st.toString());
+        std::vector<uint32_t> rest;
+        for (uint32_t id : n.replicas) {
+          if (id != primary && !contains(*failed, id) && usable(id)) rest.push_back(id);
+        }
+        if (rest.empty()) {
+          return Result<Layout>(Status::error(EIO, chunkName(n.id, n.version) + " of inode " +
+                                                       std::to_string(n.ino) + ": no replica can be primary (" +
+                                                       st.message() + ")"));
+        }
+        return appoint(n, rest, true, attempt + 1);
+      }
+      // The primary may have dropped a backup while catching it up (a failure report, a new
+      // version): what counts is the map as it is now.
+      Entry cur = n;
+      KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { cur = *fresh; }
+      if (cur.id != n.id || !contains(cur.replicas, primary)) return ensurePrimary(cur, attempt + 1);
+      leases_[cur.id] = Lease{primary, cur.version, now + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
+      std::vector<uint32_t> keep = {primary};
+      for (uint32_t id : cur.replicas) {
+        if (id != primary && !contains(*failed, id)) keep.push_back(id);
+      }
+      if (keep.size() < cur.replicas.size()) {
+        // Backups that did not take the assignment leave the set (a new version).
+        log_->warn("{}: {} did not accept the assignment; dropping them", chunkName(cur.id, cur.version),
+                   idList(*failed));
+        return appoint(cur, keep, true, attempt + 1);
+      }
+      uint32_t at = std::find(cur.replicas.begin(), cur.replicas.end(), primary) - cur.replicas.begin();
+      return Result<Layout>(layoutOf(cur, at));
+    });
+  });
+}
+
+kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut) {
+  auto failed = &failedOut;
+  kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
+  for (size_t i = 0; i < e.replicas.size(); ++i) {
+    uint32_t id = e.replicas[i];
+    auto it = servers_.find(id);
+    rpc::ChunkService::Client* service = nullptr;
+    if (it != servers_.end() && it->second.registered) {
+      KJ_IF_MAYBE(s, it->second.service) { service = s; }
+    }
+    if (!service) {
+      calls.add(std::make_pair(id, Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " is not registered")));
+      continue;
+    }
+    auto req = service->assignRequest();
+    auto ref = req.initChunk();
+    ref.setId(e.id);
+    ref.setVersion(e.version);
+    auto list = req.initReplicas(e.replicas.size());
+    for (size_t j = 0; j < e.replicas.size(); ++j) {
+      list[j].setId(e.replicas[j]);
+      list[j].setAddress(addressOf(e.replicas[j]));
+    }
+    req.setPrimary(primaryIndex);
+    req.setLeaseMs(options_.leaseMs);
+    std::string addr = it->second.address;
+    calls.add(loop_.timer()
+                  .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+                  .then([id](auto&& r) { return std::make_pair(id, Status::fromWire(r.getStatus())); },
+                        [id, addr](kj::Exception&& ex) {
+                          return std::make_pair(id, Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) +
+                                                                                 " (" + addr + "): " +
+                                                                                 ex.getDescription().cStr()));
+                        }));
+  }
+  uint32_t primaryId = e.replicas[primaryIndex];
+  return kj::joinPromises(calls.releaseAsArray()).then([failed, primaryId](kj::Array<std::pair<uint32_t, Status>> results) {
+    Status primary;
+    for (auto& [id, st] : results) {
+      if (id == primaryId) {
+        primary = st;
+      } else if (!st.isOk()) {
+        failed->push_back(id);
+      }
+    }
+    return primary;
+  });
+}
+
+// Not queued behind other changes of the chunk: a primary reports failures while it answers an
+// assign (catching up its backups), and that assign is such a change. SetChunk's expected version
+// keeps concurrent changes from overwriting each other.
+kj::Promise<Result<uint64_t>> ChunkManager::reportFailure(uint64_t chunkId, uint64_t version, uint32_t serverId,
+                                                          std::string reason) {
+  KJ_IF_MAYBE(e, loadEntryById(chunkId)) {
+    if (e->version != version) {
+      return Result<uint64_t>(Status::error(ESTALE, chunkName(chunkId, version) + " is not current: the map has v" +
+                                                        std::to_string(e->version)));
+    }
+    if (!contains(e->replicas, serverId)) return Result<uint64_t>(e->version);
+    Entry n = *e;
+    n.version = e->version + 1;
+    n.replicas.erase(std::find(n.replicas.begin(), n.replicas.end(), serverId));
+    log_->warn("{}: replica #{} ({}) failed: {}; the set is now {} at v{}", chunkName(chunkId, version), serverId,
+               addressOf(serverId), reason, idList(n.replicas), n.version);
+    return setChunk(n, e->version).then([this, n](Status st) -> Result<uint64_t> {
+      if (!st.isOk()) return st;
+      auto lease = leases_.find(n.id);
+      if (lease != leases_.end() && contains(n.replicas, lease->second.primary)) {
+        lease->second.version = n.version;  // the reporter stays primary
+      }
+      return n.version;
+    });
+  }
+  return Result<uint64_t>(Status::error(ENOENT, "chunk " + std::to_string(chunkId) + " is not in the chunk map"));
+}
+
+kj::Promise<Status> ChunkManager::truncateTail(uint64_t ino, uint64_t newSize) {
+  uint32_t chunkSize;
+  {
+    Txn txn = server_.store().beginRead();
+    auto n = loadInode(txn, ino);
+    if (!n.isOk() || !n->isReg()) return Status::ok();
+    chunkSize = n->chunkSize;
+  }
+  if (newSize % chunkSize == 0) return Status::ok();  // whole chunks were freed by the command
+  uint32_t index = newSize / chunkSize;
+  if (loadEntry(ino, index) == nullptr) return Status::ok();  // a hole
+  uint32_t length = newSize % chunkSize;
+  return getLayout(ino, index, true).then([this, ino, index, length](Result<Layout> l) -> kj::Promise<Status> {
+    if (!l.isOk()) return l.status();
+    uint32_t primaryId = l->replicas[l->primary].id;
+    rpc::ChunkService::Client* service = nullptr;
+    KJ_IF_MAYBE(s, servers_[primaryId].service) { service = s; }
+    if (!service) return Status::error(EIO, "primary #" + std::to_string(primaryId) + " is not registered");
+    auto req = service->updateRequest();
+    req.initChunk().setId(l->chunkId);
+    req.getChunk().setVersion(l->version);
+    req.initOp().initTruncate().setLength(length);
+    std::string what = "cutting chunk " + std::to_string(index) + " of inode " + std::to_string(ino) + " to " +
+                       std::to_string(length) + " bytes";
+    return loop_.timer()
+        .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+        .then([this, what](auto&& r) {
+                Status st = Status::fromWire(r.getStatus());
+                if (!st.isOk()) log_->warn("{}: {}", what, st.toString());
+                return st.isOk() ? st : Status::error(EIO, what + ": " + st.toString());
+              },
+              [this, what](kj::Exception&& e) {
+                log_->warn("{}: {}", what, e.getDescription().cStr());
+                return Status::error(EIO, what + ": " + e.getDescription().cStr());
+              });
+  });
+}
+
+}  // namespace basalt::meta

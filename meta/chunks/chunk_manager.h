@@ -1,0 +1,162 @@
+// The metadata server's side of the data path: the chunk-server registry (registration,
+// heartbeats, liveness), chunk allocation from the placement ring, primary leases, failure
+// reports from primaries, and deleting freed chunks. docs/design.md walks through the protocol;
+// this header states the contracts.
+//
+// Leases: a chunk has at most one primary with an unexpired lease. The leader records a lease as
+// expiring leaseMs after it RECEIVED the primary's answer to assign (the primary counts from when it
+// got the assign, which is earlier), and appoints another primary only after that. A new primary
+// always comes with a new version, so the backups, which learn the version first, refuse forwards
+// from an old primary. After a start, no lease is granted for one lease period: a primary appointed
+// before the restart may still hold one.
+//
+// Thread-safety: loop thread only.
+#pragma once
+
+#include <kj/async.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "meta/capacity.h"
+#include "meta/meta_server.h"
+#include "meta/placement/ring.h"
+#include "rpc-schema/chunk.capnp.h"
+#include "server/event_loop.h"
+#include "server/log.h"
+
+namespace basalt::meta {
+
+struct ChunkOptions {
+  uint32_t heartbeatMs = 1000;     // how often chunk servers heartbeat
+  uint32_t suspectMs = 3000;       // silent this long: no new chunks or primaries on it
+  uint32_t deadMs = 30000;         // silent this long: dead
+  uint32_t leaseMs = 10000;        // a primary's lease
+  uint32_t callTimeoutMs = 3000;   // deadline of every call to a chunk server
+  uint32_t gcIntervalMs = 1000;    // how often freed chunks are deleted from chunk servers
+};
+
+struct ServerRef {
+  uint32_t id = 0;
+  std::string address;
+};
+
+// Where one chunk lives (the wire's ChunkLayout). chunkId 0 = a hole.
+struct Layout {
+  uint32_t index = 0;
+  uint64_t chunkId = 0;
+  uint64_t version = 0;
+  std::vector<ServerRef> replicas;
+  uint32_t primary = 0;
+  int64_t leaseExpiryMs = 0;  // ms from now; 0 when no lease is held
+};
+
+struct ReportedChunk {
+  uint64_t id = 0;
+  uint64_t version = 0;
+};
+
+struct ServerView {
+  uint32_t id = 0;
+  std::string address, zone;
+  bool alive = false;
+  uint64_t capacity = 0, used = 0, chunks = 0;
+  int64_t lastHeartbeatMsAgo = -1;
+};
+
+class ChunkManager final : public CapacitySource {
+ public:
+  ChunkManager(EventLoop& loop, MetaServer& server, Logger log, ChunkOptions options = {});
+  ~ChunkManager() noexcept override;
+
+  // Loads known servers and the chunk id counter; starts the liveness watchdog and the collector of
+  // freed chunks. Also makes `server` cut the last chunk of a file on truncation.
+  void start();
+
+  // ---- chunk servers
+  // A server (re)registers: `id` 0 = new. Resolves with its id. Chunks it reports that no file
+  // refers to, or that are older than the current version, or that it should not hold, are deleted.
+  kj::Promise<Result<uint32_t>> registerServer(uint32_t id, std::string address, std::string zone,
+                                               uint64_t capacity, uint64_t used,
+                                               std::vector<ReportedChunk> chunks,
+                                               rpc::ChunkService::Client service);
+  // ESTALE for an id that has not registered since this metadata server started (re-register).
+  Status heartbeat(uint32_t id, uint64_t capacity, uint64_t used, uint64_t chunkCount);
+  // A primary could not reach `serverId` for chunk `chunkId` at `version`: it leaves the replica
+  // set; resolves with the new version (ESTALE when `version` is not current).
+  kj::Promise<Result<uint64_t>> reportFailure(uint64_t chunkId, uint64_t version, uint32_t serverId,
+                                              std::string reason);
+
+  // ---- clients
+  // forWrite: allocates a hole and makes sure a live replica holds a primary lease.
+  kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite);
+
+  Result<Capacity> capacity() override;
+  std::vector<ServerView> servers() const;
+  std::string addressOf(uint32_t id) const;
+  uint32_t heartbeatMs() const { return options_.heartbeatMs; }
+
+ private:
+  struct Server {
+    std::string address, zone;
+    bool registered = false;  // registered since this start (we hold its capability)
+    bool alive = false;
+    kj::Maybe<rpc::ChunkService::Client> service;
+    uint64_t capacity = 0, used = 0, chunks = 0;
+    kj::TimePoint lastHeartbeat = kj::origin<kj::TimePoint>();
+  };
+  struct Lease {
+    uint32_t primary = 0;
+    uint64_t version = 0;
+    kj::TimePoint expires = kj::origin<kj::TimePoint>();
+  };
+  struct Entry {
+    uint64_t ino = 0;
+    uint32_t index = 0;
+    uint64_t id = 0;
+    uint64_t version = 0;
+    std::vector<uint32_t> replicas;
+  };
+
+  kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
+                                       int attempt);
+  kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt);
+  kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt);
+  kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion);
+  kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
+                                std::vector<uint32_t>& failed);
+  kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);
+  // Runs `fn` after every earlier task queued for the same chunk (one change of a chunk at a time).
+  kj::Promise<Result<Layout>> serialized(uint64_t key, kj::Function<kj::Promise<Result<Layout>>()> fn);
+  kj::Maybe<Entry> loadEntry(uint64_t ino, uint32_t index) const;
+  kj::Maybe<Entry> loadEntryById(uint64_t chunkId) const;
+  Layout layoutOf(const Entry& e, uint32_t primaryIndex) const;
+  bool usable(uint32_t id) const;
+  kj::Promise<void> watchLiveness();
+  kj::Promise<void> collectGarbage();
+  void deleteOn(uint32_t serverId, uint64_t chunkId, const char* why);
+  void rebuildRing();
+
+  EventLoop& loop_;
+  MetaServer& server_;
+  Logger log_;
+  ChunkOptions options_;
+  std::map<uint32_t, Server> servers_;
+  std::map<uint64_t, Lease> leases_;
+  struct Turn {
+    uint64_t turn;
+    kj::ForkedPromise<void> done;
+  };
+  std::map<uint64_t, Turn> busy_;  // per chunk: resolves when the last queued change is done
+  uint64_t turns_ = 0;
+  PlacementRing ring_;
+  uint64_t nextChunkId_ = 1;
+  uint32_t nextServerId_ = 1;
+  kj::TimePoint noLeasesBefore_ = kj::origin<kj::TimePoint>();
+  kj::Own<kj::TaskSet::ErrorHandler> errorHandler_;
+  kj::Own<kj::TaskSet> tasks_;
+};
+
+}  // namespace basalt::meta
