@@ -295,7 +295,7 @@ TEST_CASE("the RPC services answer over a real connection") {
   layout.setIno(dirIno);
   auto lay = layout.send().wait(ws);
   CHECK(lay.getStatus().getCode() == ENOTSUP);
-  CHECK(std::string(lay.getStatus().getMessage().cStr()) == "data path not available yet");
+  CHECK(std::string(lay.getStatus().getMessage().cStr()) == "this metadata server has no data path");
 
   auto stat = session.statFsRequest().send().wait(ws);
   CHECK(stat.getStat().getBlocks() == 1000);
