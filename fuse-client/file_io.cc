@@ -1,5 +1,8 @@
 #include "fuse-client/file_io.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+
 #include <spdlog/fmt/fmt.h>
 #include <sys/stat.h>
 
@@ -235,34 +238,48 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
     promises.add(
         writePiece(op, p, buf->slice(p.bufOffset, p.bufOffset + p.length).asConst(), 0)
             .then([this, ino, p, offset, kill]() {
-              auto& d = dirty(ino);
-              d.pending = true;
-              d.end = std::max(d.end, offset + p.bufOffset + p.length);
-              d.killSuidGid = d.killSuidGid || kill;
-              d.unsynced.insert(p.index);
-              inodes_.noteLocalSize(ino, d.end);
+              dirty(ino).unsynced.insert(p.index);
+              noteExtent(ino, offset + p.bufOffset + p.length, kill);
             }));
   }
   size_t n = buf->size();
   return kj::joinPromises(promises.finish()).then([buf, n]() { return n; });
 }
 
+void FileIo::noteExtent(uint64_t ino, uint64_t end, bool killSuidGid) {
+  auto& d = dirty(ino);
+  d.pending = true;
+  d.end = std::max(d.end, end);
+  d.killSuidGid = d.killSuidGid || killSuidGid;
+  inodes_.noteLocalSize(ino, d.end);
+}
+
 kj::Promise<void> FileIo::writePiece(std::shared_ptr<Op> op, ChunkPiece piece,
                                      kj::ArrayPtr<const kj::byte> data, unsigned attempt) {
-  return layout(op, piece.index, true)
-      .then([this, op, piece, data](Layout l) {
+  return updatePiece(
+      op, piece.index,
+      [piece, data](rpc::ChunkOp::Builder b) {
+        auto w = b.initWrite();
+        w.setOffset(piece.offset);
+        w.setData(data);
+      },
+      attempt);
+}
+
+kj::Promise<void> FileIo::updatePiece(std::shared_ptr<Op> op, uint32_t index, OpFiller fill,
+                                      unsigned attempt) {
+  return layout(op, index, true)
+      .then([this, op, index, fill](Layout l) {
         std::string address = l.primaryAddress();
         if (l.isHole() || address.empty()) {
           kj::throwFatalException(errnoException(
               EIO, fmt::format("getLayout forWrite of inode {} chunk {} named no primary", op->ino,
-                               piece.index)));
+                               index)));
         }
-        auto call = pool_.get(address).then([l, piece, data](rpc::ChunkService::Client c) {
+        auto call = pool_.get(address).then([l, fill](rpc::ChunkService::Client c) {
           auto q = c.updateRequest();
           l.toChunkRef(q.initChunk());
-          auto w = q.initOp().initWrite();
-          w.setOffset(piece.offset);
-          w.setData(data);
+          fill(q.initOp());
           return kj::Promise<ChunkStatusResponse>(q.send());
         });
         return loop_.timer()
@@ -283,21 +300,76 @@ kj::Promise<void> FileIo::writePiece(std::shared_ptr<Op> op, ChunkPiece piece,
                   kj::throwFatalException(kj::mv(e));
                 });
       })
-      .catch_([this, op, piece, data, attempt](kj::Exception&& e) -> kj::Promise<void> {
+      .catch_([this, op, index, fill, attempt](kj::Exception&& e) -> kj::Promise<void> {
         int err = errnoFromException(e);
         if (err == ESTALE && attempt < kMaxStaleRetries) {
-          // The version moved on or the primary changed: refetch and resend (idempotent overwrite).
-          layouts_.invalidate(op->ino, piece.index);
-          return writePiece(op, piece, data, attempt + 1);
+          // The version moved on or the primary changed: refetch and resend (ops at fixed offsets
+          // are idempotent).
+          layouts_.invalidate(op->ino, index);
+          return updatePiece(op, index, fill, attempt + 1);
         }
         if (!isDisconnect(e)) return kj::mv(e);
-        layouts_.invalidate(op->ino, piece.index);
-        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(piece.index),
+        layouts_.invalidate(op->ino, index);
+        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(index),
                              describeException(e))
-            .then([this, op, piece, data, attempt]() {
-              return writePiece(op, piece, data, attempt + 1);
+            .then([this, op, index, fill, attempt]() {
+              return updatePiece(op, index, fill, attempt + 1);
             });
       });
+}
+
+kj::Promise<void> FileIo::zeroPiece(std::shared_ptr<Op> op, ChunkPiece piece) {
+  return layout(op, piece.index, false).then([this, op, piece](Layout l) -> kj::Promise<void> {
+    if (l.isHole()) return kj::READY_NOW;
+    return updatePiece(
+        op, piece.index,
+        [piece](rpc::ChunkOp::Builder b) {
+          auto z = b.initZero();
+          z.setOffset(piece.offset);
+          z.setLength(piece.length);
+        },
+        0);
+  });
+}
+
+namespace {
+kj::Promise<void> errnoPromise(int err, const std::string& message) {
+  return kj::Promise<void>(errnoException(err, message));
+}
+}  // namespace
+
+kj::Promise<void> FileIo::fallocate(uint64_t ino, int mode, uint64_t offset, uint64_t length,
+                                    const Credentials& cred, kj::Own<Interruptible> intr) {
+  if (length == 0) return errnoPromise(EINVAL, "fallocate with length 0");
+  if (offset + length < offset) return errnoPromise(EFBIG, "fallocate range overflows");
+  const int kPunch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  bool zero;
+  if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
+    zero = false;
+  } else if (mode == kPunch || mode == FALLOC_FL_ZERO_RANGE ||
+             mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
+    zero = true;
+  } else {
+    return errnoPromise(EOPNOTSUPP, fmt::format("fallocate mode {:#x} is not supported on "
+                                                "Basalt (supported: 0, KEEP_SIZE, PUNCH_HOLE|"
+                                                "KEEP_SIZE, ZERO_RANGE)", mode));
+  }
+  bool grows = !(mode & FALLOC_FL_KEEP_SIZE);
+  const InodeInfo* info = inodes_.find(ino);
+  bool kill = cred.uid != 0 && info != nullptr && (info->attr.mode & (S_ISUID | S_ISGID)) != 0;
+  auto op = newOp(ino, fmt::format("fallocate of inode {} at {}+{}", ino, offset, length), kj::mv(intr));
+  kj::Promise<void> done = kj::READY_NOW;
+  if (zero) {
+    auto pieces = splitAtChunks(offset, length, op->chunkSize);
+    auto promises = kj::heapArrayBuilder<kj::Promise<void>>(pieces.size());
+    for (const auto& p : pieces) {
+      promises.add(zeroPiece(op, p).then([this, ino, p]() { dirty(ino).unsynced.insert(p.index); }));
+    }
+    done = kj::joinPromises(promises.finish());
+  }
+  return done.then([this, op, ino, offset, length, grows, kill]() {
+    if (grows) noteExtent(ino, offset + length, kill);
+  });
 }
 
 // ---- commit, flush, fsync ---------------------------------------------------------------------

@@ -17,6 +17,7 @@
 
 #include <kj/async.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -49,6 +50,11 @@ class FileIo {
   // Writes all of `data` at `offset` (resolves with its size) or fails with an errno exception.
   kj::Promise<size_t> write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
                             const Credentials& cred, kj::Own<Interruptible> intr);
+  // fallocate(2): mode 0 extends the size (space is not reserved: chunk servers allocate on write);
+  // FALLOC_FL_PUNCH_HOLE|KEEP_SIZE and FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE) make the
+  // range read as zeros on every replica; KEEP_SIZE alone does nothing. Other modes: EOPNOTSUPP.
+  kj::Promise<void> fallocate(uint64_t ino, int mode, uint64_t offset, uint64_t length,
+                              const Credentials& cred, kj::Own<Interruptible> intr);
   // Commits the size/mtime of this inode's writes so far (waits for a commit already in flight).
   kj::Promise<void> flush(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
   // Makes this inode's written chunks durable on every replica, then commits.
@@ -84,6 +90,14 @@ class FileIo {
                                 kj::ArrayPtr<kj::byte> out, std::string lastError);
   kj::Promise<void> writePiece(std::shared_ptr<Op> op, ChunkPiece piece,
                                kj::ArrayPtr<const kj::byte> data, unsigned attempt);
+  // Sends one ChunkOp (filled by `fill`) for chunk `index` to its primary; retries like a write.
+  using OpFiller = std::function<void(rpc::ChunkOp::Builder)>;
+  kj::Promise<void> updatePiece(std::shared_ptr<Op> op, uint32_t index, OpFiller fill,
+                                unsigned attempt);
+  // Zeroes `piece` of an allocated chunk (a hole already reads as zeros).
+  kj::Promise<void> zeroPiece(std::shared_ptr<Op> op, ChunkPiece piece);
+  // Records that this client made the file at least `end` bytes long (committed later).
+  void noteExtent(uint64_t ino, uint64_t end, bool killSuidGid);
   kj::Promise<void> syncChunk(std::shared_ptr<Op> op, uint32_t index, unsigned attempt);
   kj::Promise<void> commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
   // After a chunk server could not be reached: waits before the next attempt, or fails with EIO

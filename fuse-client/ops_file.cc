@@ -125,6 +125,20 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t o
   fs.track(*r, kj::mv(p));
 }
 
+void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+               fuse_file_info*) {
+  auto& fs = Filesystem::of(req);
+  auto r = fs.begin(req, false);
+  if (offset < 0 || length <= 0) {
+    r->err(EINVAL);
+    return;
+  }
+  auto p = fs.io.fallocate(ino, mode, static_cast<uint64_t>(offset), static_cast<uint64_t>(length),
+                           r->cred(), kj::addRef(*r))
+               .then([r = kj::addRef(*r)]() { r->err(0); });
+  fs.track(*r, kj::mv(p));
+}
+
 void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req, false);

@@ -77,6 +77,7 @@ const fuse_lowlevel_ops& basaltOps() {
     o.read = ops::read;
     o.write = ops::write;
     o.flush = ops::flush;
+    o.fallocate = ops::fallocate;
     o.release = ops::release;
     o.fsync = ops::fsync;
     o.opendir = ops::opendir;

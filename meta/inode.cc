@@ -83,8 +83,10 @@ void fillAttr(const Inode& n, rpc::Attr::Builder out) {
   out.setUid(n.uid);
   out.setGid(n.gid);
   out.setRdev(n.rdev);
-  out.setSize(n.size);
-  out.setBlocks((n.size + 511) / 512);
+  // Directories report one 4 KiB block, as ext4 does, so tools that compare trees agree.
+  uint64_t size = n.isDir() ? 4096 : n.size;
+  out.setSize(size);
+  out.setBlocks((size + 511) / 512);
   auto setTime = [](rpc::Time::Builder b, Timespec t) {
     b.setSec(t.sec);
     b.setNsec(t.nsec);

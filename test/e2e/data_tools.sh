@@ -8,18 +8,18 @@ SRC=/usr/include
 
 log "cp -a $SRC"
 cp -a "$SRC" "$MNT/include"
-diff -r "$SRC" "$MNT/include" >/dev/null || fail "diff -r after cp -a found differences"
+diff -r --no-dereference "$SRC" "$MNT/include" >/dev/null || fail "diff -r after cp -a found differences"
 
 log "rsync -a twice"
 rsync -a "$SRC/" "$MNT/rsynced/"
-diff -r "$SRC" "$MNT/rsynced" >/dev/null || fail "diff -r after rsync found differences"
+diff -r --no-dereference "$SRC" "$MNT/rsynced" >/dev/null || fail "diff -r after rsync found differences"
 transferred=$(rsync -a --stats "$SRC/" "$MNT/rsynced/" | awk -F: '/Number of regular files transferred/ {gsub(/[ ,]/, "", $2); print $2}')
 [[ "$transferred" == 0 ]] || fail "the second rsync transferred $transferred files"
 
 log "tar round trip"
 tar -C "$SRC" -cf - . | tar -C "$MNT" -xf - --one-top-level=untarred 2>/dev/null ||
   { mkdir -p "$MNT/untarred" && tar -C "$SRC" -cf - . | tar -C "$MNT/untarred" -xf -; }
-diff -r "$SRC" "$MNT/untarred" >/dev/null || fail "diff -r after tar x found differences"
+diff -r --no-dereference "$SRC" "$MNT/untarred" >/dev/null || fail "diff -r after tar x found differences"
 tar -C "$MNT/untarred" -cf "$E2E_TMP/back.tar" . && tar -tf "$E2E_TMP/back.tar" | wc -l >/dev/null ||
   fail "tar c from the mount"
 
