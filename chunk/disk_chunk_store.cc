@@ -65,10 +65,7 @@ DiskChunkStore::DiskChunkStore(std::string dir, Logger log, FileIo* io)
     : dir_(std::move(dir)), log_(std::move(log)), io_(io ? io : &posix_) {}
 
 DiskChunkStore::~DiskChunkStore() {
-  for (auto& [id, f] : files_) {
-    if (f.data >= 0) ::close(f.data);
-    if (f.crc >= 0) ::close(f.crc);
-  }
+  files_.clear();  // owners close the fds
   if (env_) mdb_env_close(env_);
   if (dirFd_ >= 0) ::close(dirFd_);
 }
@@ -192,7 +189,10 @@ Result<ChunkMeta> DiskChunkStore::metaOf(uint64_t id) {
 Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = files_.find(id);
-  if (it != files_.end()) return it->second;
+  if (it != files_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.second);
+    return it->second.first;
+  }
   Files f;
   f.data = ::open(dataPath(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (f.data < 0) return Status::error(errno, "cannot open " + dataPath(id) + ": " + strerror(errno));
@@ -202,7 +202,17 @@ Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
     ::close(f.data);
     return Status::error(err, "cannot open " + crcPath(id) + ": " + strerror(err));
   }
-  files_[id] = f;
+  int data = f.data, crc = f.crc;
+  f.owner = std::shared_ptr<void>(nullptr, [data, crc](void*) {
+    ::close(data);
+    ::close(crc);
+  });
+  while (files_.size() >= kMaxOpenChunks) {
+    files_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(id);
+  files_.emplace(id, std::make_pair(f, lru_.begin()));
   return f;
 }
 
@@ -210,9 +220,8 @@ void DiskChunkStore::closeFiles(uint64_t id) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = files_.find(id);
   if (it == files_.end()) return;
-  ::close(it->second.data);
-  ::close(it->second.crc);
-  files_.erase(it);
+  lru_.erase(it->second.second);
+  files_.erase(it);  // the fds close once no worker holds them
 }
 
 Status DiskChunkStore::putIndex(const ChunkMeta& m) {

@@ -16,6 +16,8 @@
 
 #include <map>
 #include <memory>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -49,14 +51,21 @@ class DiskChunkStore final : public ChunkStore {
   std::vector<ChunkMeta> list() override;
   uint64_t usedBytes() override;
 
+  // At most this many chunks keep their files open (two fds each); the least recently used close.
+  static constexpr size_t kMaxOpenChunks = 256;
+
   std::string dataPath(uint64_t id) const;
   std::string crcPath(uint64_t id) const;
 
  private:
+  // A chunk's open data and CRC files. Cached ones carry `owner`, which closes both fds when the
+  // last holder lets go: evicting a chunk from the cache never closes an fd a worker is using.
   struct Files {
     int data = -1;
     int crc = -1;
+    std::shared_ptr<void> owner;
   };
+
   DiskChunkStore(std::string dir, Logger log, FileIo* io);
   Status openIndex();
   Status loadIndex();
@@ -85,7 +94,8 @@ class DiskChunkStore final : public ChunkStore {
   int dirFd_ = -1;
   std::mutex mu_;  // guards metas_, files_, serverName_
   std::map<uint64_t, ChunkMeta> metas_;
-  std::map<uint64_t, Files> files_;
+  std::map<uint64_t, std::pair<Files, std::list<uint64_t>::iterator>> files_;
+  std::list<uint64_t> lru_;  // most recently used first
   std::string serverName_ = "this server";
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "server/limits.h"
 #include "chunk/chunk_service.h"
 #include "chunk/disk_chunk_store.h"
 #include "chunk/registrar.h"
@@ -33,6 +34,7 @@ bool writePortFile(const std::string& path, const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  basalt::raiseOpenFileLimit();  // best effort: many sockets and chunk files
   CLI::App app{"basalt-chunk: a Basalt chunk server"};
   std::string dataDir, listen, meta, zone, portFile, level = "info";
   uint64_t capacity = 0;

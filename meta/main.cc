@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "server/limits.h"
 #include "meta/capacity.h"
 #include "meta/chunks/chunk_manager.h"
 #include "meta/daemon.h"
@@ -23,6 +24,7 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  basalt::raiseOpenFileLimit();  // best effort: many sockets and chunk files
   CLI::App app{"basalt-meta: the Basalt metadata server"};
   std::string data, listen, portFile, logLevel = "info";
   uint32_t leaseMs = 10000;

@@ -1,6 +1,7 @@
 // basalt: the admin CLI and local-cluster launcher. Only parses the command line and dispatches.
 #include <CLI/CLI.hpp>
 
+#include "tools/admin_commands.h"
 #include "tools/bench/bench_command.h"
 #include "tools/cluster_commands.h"
 
@@ -37,7 +38,23 @@ int main(int argc, char** argv) {
   benchCmd->add_option("--cluster", bench.clusterDir, "`basalt up` dir: kill-a-server probe, RSS");
   benchCmd->add_option("--runs", bench.runs, "Runs per workload (default 3, --quick 2)");
 
+  std::string meta;
+  auto* verifyCmd = app.add_subcommand("verify", "Read every replica of every chunk and compare them");
+  verifyCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+  verifyCmd->add_option("--meta", meta, "Metadata server HOST:PORT (instead of --dir)");
+
+  std::string replPath;
+  int replicas = 0;
+  auto* setreplCmd = app.add_subcommand("setrepl", "Set the replicas per chunk of a directory or file");
+  setreplCmd->add_option("PATH", replPath, "A directory (inherited by new entries) or a file in a mount")->required();
+  setreplCmd->add_option("REPLICAS", replicas, "Replicas per chunk (1..16)")->required()->check(CLI::Range(1, 16));
+
   CLI11_PARSE(app, argc, argv);
+  if (verifyCmd->parsed()) {
+    if (meta.empty()) meta = basalt::tools::metaAddressOfCluster(dir);
+    return meta.empty() ? 1 : basalt::tools::runVerify(meta);
+  }
+  if (setreplCmd->parsed()) return basalt::tools::runSetRepl(replPath, replicas);
   if (upCmd->parsed()) {
     up.chunksGiven = chunksOpt->count() > 0;
     up.replicasGiven = replOpt->count() > 0;

@@ -544,17 +544,20 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
                         }));
   }
   uint32_t primaryId = e.replicas[primaryIndex];
-  return kj::joinPromises(calls.releaseAsArray()).then([failed, primaryId](kj::Array<std::pair<uint32_t, Status>> results) {
-    Status primary;
-    for (auto& [id, st] : results) {
-      if (id == primaryId) {
-        primary = st;
-      } else if (!st.isOk()) {
-        failed->push_back(id);
-      }
-    }
-    return primary;
-  });
+  std::string name = chunkName(e.id, e.version);
+  return kj::joinPromises(calls.releaseAsArray())
+      .then([this, failed, primaryId, name](kj::Array<std::pair<uint32_t, Status>> results) {
+        Status primary;
+        for (auto& [id, st] : results) {
+          if (id == primaryId) {
+            primary = st;
+          } else if (!st.isOk()) {
+            log_->warn("{}: backup #{} refused the assignment: {}", name, id, st.toString());
+            failed->push_back(id);
+          }
+        }
+        return primary;
+      });
 }
 
 // Not queued behind other changes of the chunk: a primary reports failures while it answers an

@@ -13,6 +13,7 @@ set -euo pipefail
 BIN=${BASALT_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_TMP=$(mktemp -d /tmp/basalt-e2e.XXXXXX)
+chmod 755 "$E2E_TMP"  # tests also run as an ordinary user
 CLUSTER=$E2E_TMP/cluster
 MNT=$E2E_TMP/mnt
 TEST_NAME=$(basename "$0" .sh)

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -253,4 +254,36 @@ TEST_CASE("the in-memory store follows the same model and injects full-disk fail
   s.failMutationsWith(ENOSPC);
   CHECK(s.write(1, 0, d.data(), d.size()).code() == ENOSPC);
   CHECK(readAll(s, 1, 0, 8000) == model.read(0, 8000));
+}
+
+namespace {
+size_t openFds() {
+  size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++n;
+    closedir(d);
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a store with many more chunks than the open-file cache keeps a bounded number of fds") {
+  // Regression: every chunk used to keep two fds open forever, and /usr/include copied into a
+  // mount (one chunk per small file) ran chunk servers out of file descriptors (EMFILE).
+  TempDir dir;
+  auto s = openStore(dir.path());
+  size_t before = openFds();
+  const uint64_t chunks = DiskChunkStore::kMaxOpenChunks * 3;
+  std::vector<uint8_t> data(1000);
+  for (uint64_t id = 1; id <= chunks; ++id) {
+    REQUIRE(s->create(id, 1, ChunkState::kOk).isOk());
+    std::fill(data.begin(), data.end(), static_cast<uint8_t>(id));
+    REQUIRE(s->write(id, 0, data.data(), data.size()).isOk());
+  }
+  CHECK(openFds() <= before + 2 * DiskChunkStore::kMaxOpenChunks + 4);
+  for (uint64_t id = 1; id <= chunks; ++id) {
+    auto got = readAll(*s, id, 0, 1000);
+    REQUIRE(got[999] == static_cast<uint8_t>(id));
+  }
+  CHECK(openFds() <= before + 2 * DiskChunkStore::kMaxOpenChunks + 4);
 }

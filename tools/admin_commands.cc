@@ -1,0 +1,188 @@
+#include "tools/admin_commands.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "rpc-schema/chunk.capnp.h"
+#include "rpc-schema/meta.capnp.h"
+#include "server/event_loop.h"
+#include "server/rpc.h"
+#include "tools/cluster_dir.h"
+#include "tools/process.h"
+
+namespace basalt::tools {
+namespace {
+
+constexpr auto kCallTimeout = 30 * kj::SECONDS;
+
+template <typename T>
+kj::Promise<T> deadline(EventLoop& loop, kj::Promise<T> p) {
+  return loop.timer().timeoutAfter(kCallTimeout, kj::mv(p));
+}
+
+std::string chunkName(uint64_t id, uint64_t version) {
+  return "chunk " + std::to_string(id) + " v" + std::to_string(version);
+}
+
+}  // namespace
+
+std::string metaAddressOfCluster(const std::string& dirPath) {
+  ClusterDir dir(absolutePath(dirPath));
+  auto meta = dir.readRecord("meta");
+  if (!meta || !isRunning(meta->pid, "basalt-meta")) {
+    std::cerr << "basalt: no running metadata server in " << dir.path() << "\n";
+    return "";
+  }
+  return meta->address;
+}
+
+std::string metaAddressOfPath(const std::string& path) {
+  std::string abs = absolutePath(path);
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, best, bestSource;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mnt;
+    f >> id >> parent >> dev >> root >> mnt;
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream rest(line.substr(dash + 3));
+    std::string fstype, source;
+    rest >> fstype >> source;
+    if (fstype != "fuse.basalt" || source.rfind("basalt:", 0) != 0) continue;
+    bool inside = abs == mnt || (abs.rfind(mnt + "/", 0) == 0) || mnt == "/";
+    if (inside && mnt.size() > best.size()) {
+      best = mnt;
+      bestSource = source.substr(7);
+    }
+  }
+  if (bestSource.empty()) std::cerr << "basalt: " << path << " is not inside a Basalt mount\n";
+  return bestSource;
+}
+
+int runVerify(const std::string& metaAddress) {
+  EventLoop loop;
+  RpcClient metaClient(loop, metaAddress);
+  std::map<std::string, kj::Own<RpcClient>> chunkClients;
+  auto chunkService = [&](const std::string& address) {
+    auto& c = chunkClients[address];
+    if (!c) c = kj::heap<RpcClient>(loop, address);
+    return c->bootstrap(5000).then([](capnp::Capability::Client cap) { return cap.castAs<rpc::ChunkService>(); });
+  };
+  uint64_t chunks = 0, replicas = 0, bytes = 0, problems = 0;
+  uint64_t after = 0;
+  try {
+    auto meta = metaClient.bootstrap(5000).wait(loop.waitScope()).castAs<rpc::MetaService>();
+    for (bool done = false; !done;) {
+      auto req = meta.listChunksRequest();
+      req.setAfter(after);
+      req.setMax(256);
+      auto page = deadline(loop, req.send()).wait(loop.waitScope());
+      done = page.getDone();
+      for (auto c : page.getChunks()) {
+        after = c.getChunk().getId();
+        ++chunks;
+        std::string name = chunkName(c.getChunk().getId(), c.getChunk().getVersion()) + " (inode " +
+                           std::to_string(c.getIno()) + " chunk " + std::to_string(c.getIndex()) + ")";
+        kj::Maybe<kj::Array<kj::byte>> first;
+        std::string firstAddress;
+        for (auto r : c.getReplicas()) {
+          ++replicas;
+          std::string address = r.getAddress();
+          auto fetched = chunkService(address)
+                             .then([&](rpc::ChunkService::Client s) {
+                               auto f = s.fetchRequest();
+                               f.setChunk(c.getChunk());
+                               return deadline(loop, f.send());
+                             })
+                             .then([](auto&& resp) -> kj::Maybe<kj::Array<kj::byte>> {
+                               if (resp.getStatus().getCode() != 0) {
+                                 KJ_FAIL_REQUIRE(resp.getStatus().getMessage().cStr());
+                               }
+                               return kj::heapArray<kj::byte>(resp.getData());
+                             },
+                             [](kj::Exception&& e) -> kj::Maybe<kj::Array<kj::byte>> {
+                               std::cerr << "  " << e.getDescription().cStr() << "\n";
+                               return nullptr;
+                             })
+                             .wait(loop.waitScope());
+          KJ_IF_MAYBE(data, fetched) {
+            bytes += data->size();
+            KJ_IF_MAYBE(f, first) {
+              if (f->size() != data->size() || memcmp(f->begin(), data->begin(), data->size()) != 0) {
+                std::cout << name << ": replica on #" << r.getId() << " (" << address << ", " << data->size()
+                          << " bytes) differs from the one on " << firstAddress << " (" << f->size()
+                          << " bytes)\n";
+                ++problems;
+              }
+            } else {
+              first = kj::mv(*data);
+              firstAddress = address;
+            }
+          } else {
+            std::cout << name << ": cannot read the replica on #" << r.getId() << " (" << address << ")\n";
+            ++problems;
+          }
+        }
+      }
+    }
+  } catch (const kj::Exception& e) {
+    std::cerr << "basalt verify: " << e.getDescription().cStr() << "\n";
+    return 1;
+  }
+  std::cout << chunks << " chunks, " << replicas << " replicas, " << (bytes >> 20) << " MiB read: "
+            << (problems == 0 ? "all replicas identical" : std::to_string(problems) + " problems") << "\n";
+  return problems == 0 ? 0 : 1;
+}
+
+int runSetRepl(const std::string& path, int replicas) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    std::cerr << "basalt setrepl: " << path << ": " << strerror(errno) << "\n";
+    return 1;
+  }
+  std::string address = metaAddressOfPath(path);
+  if (address.empty()) return 1;
+  EventLoop loop;
+  RpcClient client(loop, address);
+  try {
+    auto meta = client.bootstrap(5000).wait(loop.waitScope()).castAs<rpc::MetaService>();
+    auto open = meta.openSessionRequest();
+    open.setClientName("basalt setrepl");
+    auto session = deadline(loop, open.send()).wait(loop.waitScope());
+    if (session.getStatus().getCode() != 0) {
+      std::cerr << "basalt setrepl: " << session.getStatus().getMessage().cStr() << "\n";
+      return 1;
+    }
+    auto req = session.getSession().mutateRequest();
+    auto cmd = req.initCommand();
+    auto cred = cmd.initCred();
+    cred.setUid(geteuid());
+    cred.setGid(getegid());
+    cmd.setSeq(1);
+    auto sa = cmd.initSetAttr();
+    sa.setIno(st.st_ino);
+    sa.setValid(rpc::SET_REPLICATION);
+    sa.setReplication(static_cast<uint8_t>(replicas));
+    auto reply = deadline(loop, req.send()).wait(loop.waitScope()).getReply();
+    if (reply.getStatus().getCode() != 0) {
+      std::cerr << "basalt setrepl: " << path << ": " << strerror(reply.getStatus().getCode()) << " ("
+                << reply.getStatus().getMessage().cStr() << ")\n";
+      return 1;
+    }
+    std::cout << path << ": " << static_cast<int>(reply.getAttr().getReplication()) << " replicas per chunk"
+              << (S_ISDIR(st.st_mode) ? " for new files and directories in it" : " for chunks written from now on")
+              << "\n";
+  } catch (const kj::Exception& e) {
+    std::cerr << "basalt setrepl: " << e.getDescription().cStr() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace basalt::tools
