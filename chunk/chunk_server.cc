@@ -274,7 +274,8 @@ kj::Promise<Status> ChunkServer::dropNext(uint64_t id, std::shared_ptr<std::dequ
   Failure f = queue->front();
   queue->pop_front();
   Chunk& c = chunk(id);
-  auto inSet = [&f](const Replica& r) { return r.id == f.replica.id && r.address == f.replica.address; };
+  // By value: it is used again in the continuation below, after this frame is gone.
+  auto inSet = [f](const Replica& r) { return r.id == f.replica.id && r.address == f.replica.address; };
   if (!c.exists || !c.isPrimary) {
     return Status::error(ESTALE, name() + " is no longer the primary of " + chunkName(id) +
                                      "; backup " + describe(f.replica) + " failed: " + f.why.message());
