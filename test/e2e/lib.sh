@@ -18,6 +18,8 @@ CLUSTER=$E2E_TMP/cluster
 MNT=$E2E_TMP/mnt
 TEST_NAME=$(basename "$0" .sh)
 export PATH="$BIN:$PATH"
+# Debian's python3 (deps.sh installs it): reachable for every uid, unlike a per-user install.
+PY=/usr/bin/python3
 
 log() { echo "[$TEST_NAME] $*"; }
 
@@ -30,6 +32,7 @@ dump_logs() {
 }
 
 fail() {
+  trap - ERR
   echo "FAIL [$TEST_NAME]: $*" >&2
   dump_logs >&2
   exit 1
@@ -59,6 +62,8 @@ cleanup() {
   exit $rc
 }
 E2E_EXTRA_PIDS=()
+set -o errtrace
+trap 'fail "line $LINENO of $(basename "${BASH_SOURCE[0]}") failed: $BASH_COMMAND"' ERR
 trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
@@ -91,7 +96,7 @@ expect() {
   local want=$1
   shift
   local got
-  got=$(python3 "$E2E_DIR/sys.py" "$@" 2>&1) || true
+  got=$("$PY" "$E2E_DIR/sys.py" "$@" 2>&1) || true
   [[ "$got" == "$want"* ]] || fail "$* gave '$got', expected $want"
 }
 

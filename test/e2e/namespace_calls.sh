@@ -14,8 +14,8 @@ same() {
   local la=() ma=()
   for a in "$@"; do la+=("${a//@/$LOCAL}"); ma+=("${a//@/$MNT}"); done
   local want got
-  want=$(python3 "$E2E_DIR/sys.py" "$op" "${la[@]}" 2>&1 | sed "s|$LOCAL|@|g")
-  got=$(python3 "$E2E_DIR/sys.py" "$op" "${ma[@]}" 2>&1 | sed "s|$MNT|@|g")
+  want=$("$PY" "$E2E_DIR/sys.py" "$op" "${la[@]}" 2>&1 | sed "s|$LOCAL|@|g")
+  got=$("$PY" "$E2E_DIR/sys.py" "$op" "${ma[@]}" 2>&1 | sed "s|$MNT|@|g")
   [[ "$want" == "$got" ]] || fail "$op $*: local gave '$want', basalt gave '$got'"
 }
 
@@ -144,8 +144,8 @@ usame() {  # like `same` but as uid 1000
   local la=() ma=()
   for a in "$@"; do la+=("${a//@/$LOCAL}"); ma+=("${a//@/$MNT}"); done
   local want got
-  want=$(as_user python3 "$E2E_DIR/sys.py" "$op" "${la[@]}" 2>&1 | sed "s|$LOCAL|@|g")
-  got=$(as_user python3 "$E2E_DIR/sys.py" "$op" "${ma[@]}" 2>&1 | sed "s|$MNT|@|g")
+  want=$(as_user "$PY" "$E2E_DIR/sys.py" "$op" "${la[@]}" 2>&1 | sed "s|$LOCAL|@|g")
+  got=$(as_user "$PY" "$E2E_DIR/sys.py" "$op" "${ma[@]}" 2>&1 | sed "s|$MNT|@|g")
   [[ "$want" == "$got" ]] || fail "as uid 1000: $op $*: local gave '$want', basalt gave '$got'"
 }
 usame listdir @/priv                        # EACCES
@@ -162,7 +162,7 @@ usame stat @/pub/ud
 mkdir "$MNT/many"
 for i in $(seq 1 500); do : >"$MNT/many/file$i"; done
 [[ $(ls "$MNT/many" | wc -l) == 500 ]] || fail "readdir of 500 entries gave $(ls "$MNT/many" | wc -l)"
-python3 - "$MNT/many" <<'PY' || fail "readdir while the directory changes"
+"$PY" - "$MNT/many" <<'PY' || fail "readdir while the directory changes"
 import os, sys
 d = sys.argv[1]
 seen = []
@@ -184,5 +184,5 @@ PY
 
 # --- statfs
 df -P "$MNT" | tail -1 | awk '{ exit !($2 > 0) }' || fail "statfs shows no capacity: $(df -P "$MNT")"
-python3 -c "import os,sys; s=os.statvfs(sys.argv[1]); sys.exit(0 if s.f_namemax==255 else 1)" "$MNT" || fail "namemax is not 255"
+"$PY" -c "import os,sys; s=os.statvfs(sys.argv[1]); sys.exit(0 if s.f_namemax==255 else 1)" "$MNT" || fail "namemax is not 255"
 log "ok"
