@@ -94,23 +94,28 @@ int runVerify(const std::string& metaAddress) {
         for (auto r : c.getReplicas()) {
           ++replicas;
           std::string address = r.getAddress();
-          auto fetched = chunkService(address)
-                             .then([&](rpc::ChunkService::Client s) {
-                               auto f = s.fetchRequest();
-                               f.setChunk(c.getChunk());
-                               return deadline(loop, f.send());
-                             })
-                             .then([](auto&& resp) -> kj::Maybe<kj::Array<kj::byte>> {
-                               if (resp.getStatus().getCode() != 0) {
-                                 KJ_FAIL_REQUIRE(resp.getStatus().getMessage().cStr());
-                               }
-                               return kj::heapArray<kj::byte>(resp.getData());
-                             },
-                             [](kj::Exception&& e) -> kj::Maybe<kj::Array<kj::byte>> {
-                               std::cerr << "  " << e.getDescription().cStr() << "\n";
-                               return nullptr;
-                             })
-                             .wait(loop.waitScope());
+          // The replica's bytes, or the reason it could not be read (never thrown: one bad replica
+          // is a finding, not the end of the check).
+          std::string why;
+          kj::Maybe<kj::Array<kj::byte>> fetched =
+              chunkService(address)
+                  .then([&](rpc::ChunkService::Client s) {
+                    auto f = s.fetchRequest();
+                    f.setChunk(c.getChunk());
+                    return deadline(loop, f.send());
+                  })
+                  .then([&why](auto&& resp) -> kj::Maybe<kj::Array<kj::byte>> {
+                    if (resp.getStatus().getCode() != 0) {
+                      why = resp.getStatus().getMessage().cStr();
+                      return nullptr;
+                    }
+                    return kj::heapArray<kj::byte>(resp.getData());
+                  })
+                  .catch_([&why](kj::Exception&& e) -> kj::Maybe<kj::Array<kj::byte>> {
+                    why = e.getDescription().cStr();
+                    return nullptr;
+                  })
+                  .wait(loop.waitScope());
           KJ_IF_MAYBE(data, fetched) {
             bytes += data->size();
             KJ_IF_MAYBE(f, first) {
@@ -125,7 +130,8 @@ int runVerify(const std::string& metaAddress) {
               firstAddress = address;
             }
           } else {
-            std::cout << name << ": cannot read the replica on #" << r.getId() << " (" << address << ")\n";
+            std::cout << name << ": cannot read the replica on #" << r.getId() << " (" << address
+                      << "): " << why << "\n";
             ++problems;
           }
         }

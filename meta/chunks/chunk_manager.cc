@@ -386,7 +386,7 @@ kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index,
     if (st.code() == EEXIST && attempt < kMaxAttempts) return allocate(e.ino, e.index, replication, attempt + 1);
     if (!st.isOk()) return Result<Layout>(st);
     log_->debug("inode {} chunk {}: allocated chunk {} on {}", e.ino, e.index, e.id, idList(e.replicas));
-    return appoint(e, e.replicas, false, 0);
+    return appoint(e, e.replicas, false, 0, true);
   });
 }
 
@@ -443,7 +443,8 @@ kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
 // Makes live[0] the primary of `e`: with a new version and the set `live` when `bump`, else as is
 // (a new chunk, or renewing the lease of the same primary, which must be first in e.replicas... or
 // at the index the lease names).
-kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt) {
+kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
+                                                  bool fresh) {
   if (attempt >= kMaxAttempts) {
     return Result<Layout>(Status::error(EIO, chunkName(e.id, e.version) + " of inode " + std::to_string(e.ino) +
                                                  ": no primary could be appointed after " +
@@ -461,7 +462,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     n.replicas = live;
     recorded = setChunk(n, e.version);
   }
-  return recorded.then([this, n, primary, attempt](Status st) mutable -> kj::Promise<Result<Layout>> {
+  return recorded.then([this, n, primary, attempt, fresh](Status st) mutable -> kj::Promise<Result<Layout>> {
     if (st.code() == ESTALE) {
       // Changed meanwhile (a failure report): start again from the map.
       KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { return ensurePrimary(*fresh, attempt + 1); }
@@ -469,12 +470,24 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     if (!st.isOk()) return Result<Layout>(st);
     uint32_t idx = std::find(n.replicas.begin(), n.replicas.end(), primary) - n.replicas.begin();
     auto failed = std::make_shared<std::vector<uint32_t>>();
-    return assignAll(n, idx, *failed).then([this, n, primary, idx, failed, attempt](Status st) mutable
+    return assignAll(n, idx, *failed).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
                                            -> kj::Promise<Result<Layout>> {
       auto now = loop_.timer().now();
       if (!st.isOk()) {
         // The primary refused or is unreachable: try the others, with a new version.
         log_->warn("{}: #{} could not become primary: {}", chunkName(n.id, n.version), primary, st.toString());
+        if (fresh) {
+          // Never written: place it anew, servers that do not hold it first (a replica still
+          // waiting for its first primary's data may not become primary itself).
+          std::vector<uint32_t> placed = ring_.place(n.id, static_cast<int>(n.replicas.size()) + 1), fresher, others;
+          for (uint32_t id : placed) {
+            if (id == primary || contains(*failed, id)) continue;
+            (contains(n.replicas, id) ? others : fresher).push_back(id);
+          }
+          fresher.insert(fresher.end(), others.begin(), others.end());
+          if (fresher.size() > n.replicas.size()) fresher.resize(n.replicas.size());
+          if (!fresher.empty()) return appoint(n, fresher, true, attempt + 1, true);
+        }
         std::vector<uint32_t> rest;
         for (uint32_t id : n.replicas) {
           if (id != primary && !contains(*failed, id) && usable(id)) rest.push_back(id);

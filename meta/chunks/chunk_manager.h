@@ -33,7 +33,7 @@ struct ChunkOptions {
   uint32_t heartbeatMs = 1000;     // how often chunk servers heartbeat
   uint32_t suspectMs = 3000;       // silent this long: no new chunks or primaries on it
   uint32_t deadMs = 30000;         // silent this long: dead
-  uint32_t leaseMs = 10000;        // a primary's lease
+  uint32_t leaseMs = 3000;         // a primary's lease: a dead primary is replaced after at most this
   uint32_t callTimeoutMs = 3000;   // deadline of every call to a chunk server
   uint32_t gcIntervalMs = 1000;    // how often freed chunks are deleted from chunk servers
 };
@@ -123,7 +123,10 @@ class ChunkManager final : public CapacitySource {
   kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
                                        int attempt);
   kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt);
-  kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt);
+  // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
+  // may be placed anew if its first primary fails.
+  kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
+                                      bool fresh = false);
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion);
   kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
                                 std::vector<uint32_t>& failed);

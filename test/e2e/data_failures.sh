@@ -35,9 +35,8 @@ cp "$E2E_TMP/small.src" "$MNT/small"
 sync
 ino=$(stat -c %i "$MNT/small")
 basalt verify --dir "$CLUSTER" >"$E2E_TMP/verify0.log" 2>&1 || { cat "$E2E_TMP/verify0.log"; fail "verify before the damage"; }
-# The chunk's replicas: the newest chunk file on each server (the only chunk of this file).
-mapfile -t replicas < <(ls -t "$CLUSTER"/chunk*/chunks/* 2>/dev/null | grep -v '\.crc$' | while read -r f; do
-  [[ $(stat -c %s "$f") -ge $((3 << 20)) ]] && echo "$f"; done)
+# The chunk's replicas: the chunk files of exactly 3 MiB (the big file's chunks are 4 MiB).
+mapfile -t replicas < <(find "$CLUSTER"/chunk*/chunks -type f ! -name '*.crc' -size $((3 << 20))c)
 (( ${#replicas[@]} == 2 )) || fail "expected 2 replicas of the 3 MiB chunk, found ${#replicas[@]}: ${replicas[*]}"
 for bad in "${replicas[@]}"; do
   cp "$bad" "$E2E_TMP/saved"
