@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "server/limits.h"
 #include "fuse-client/mount.h"
 #include "fuse-client/mount_options.h"
 #include "server/log.h"
 
 int main(int argc, char** argv) {
+  basalt::raiseOpenFileLimit();  // best effort: many sockets and chunk files
   std::vector<std::string> args(argv + 1, argv + argc);
   char host[256] = "client";
   gethostname(host, sizeof(host) - 1);
