@@ -164,6 +164,9 @@ struct Command {
     version @3 :UInt64;
     replicas @4 :List(UInt32);
     expectVersion @5 :UInt64;
+    replacesChunk @6 :UInt64;  # non-zero: the entry holds this chunk (at expectVersion), which is
+                               # replaced by chunkId and goes to the garbage table (a chunk that
+                               # never held data, placed anew when its first primary failed)
   }
 
   # Server-internal: chunk server `id` is reached at `address` and lives in failure zone `zone`.

@@ -212,6 +212,7 @@ int runDown(const std::string& dirPath) {
       }
     }
     std::string what = stopProcess(r.pid, exe, kStopGrace);
+    if (isMount && what == "was not running") what = "basalt-mount exited";  // the unmount ended it
     if (what.find("killed") != std::string::npos) ++failures;
     std::cout << "  " << (isMount ? "unmounted " + r.mountpoint + ": " : r.name + ": ") << what
               << " (pid " << r.pid << ")\n";

@@ -390,15 +390,16 @@ kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index,
   });
 }
 
-kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersion) {
+kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces) {
   return server_
-      .submitInternal([e, expectVersion](rpc::Command::Builder cmd) {
+      .submitInternal([e, expectVersion, replaces](rpc::Command::Builder cmd) {
         auto sc = cmd.initSetChunk();
         sc.setIno(e.ino);
         sc.setIndex(e.index);
         sc.setChunkId(e.id);
         sc.setVersion(e.version);
         sc.setExpectVersion(expectVersion);
+        sc.setReplacesChunk(replaces);
         auto r = sc.initReplicas(e.replicas.size());
         for (size_t i = 0; i < e.replicas.size(); ++i) r.set(i, e.replicas[i]);
       })
@@ -477,16 +478,26 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
         // The primary refused or is unreachable: try the others, with a new version.
         log_->warn("{}: #{} could not become primary: {}", chunkName(n.id, n.version), primary, st.toString());
         if (fresh) {
-          // Never written: place it anew, servers that do not hold it first (a replica still
-          // waiting for its first primary's data may not become primary itself).
-          std::vector<uint32_t> placed = ring_.place(n.id, static_cast<int>(n.replicas.size()) + 1), fresher, others;
-          for (uint32_t id : placed) {
-            if (id == primary || contains(*failed, id)) continue;
-            (contains(n.replicas, id) ? others : fresher).push_back(id);
+          // Never written, so it holds no data anywhere: replace it by a new chunk id that no server
+          // holds (a replica still waiting for its first primary's data may not become primary).
+          Entry r = n;
+          r.id = nextChunkId_++;
+          r.version = 1;
+          r.replicas.clear();
+          for (uint32_t id : ring_.place(r.id, static_cast<int>(n.replicas.size()) + 1)) {
+            if (id != primary && r.replicas.size() < n.replicas.size()) r.replicas.push_back(id);
           }
-          fresher.insert(fresher.end(), others.begin(), others.end());
-          if (fresher.size() > n.replicas.size()) fresher.resize(n.replicas.size());
-          if (!fresher.empty()) return appoint(n, fresher, true, attempt + 1, true);
+          if (!r.replicas.empty()) {
+            uint64_t old = n.id;
+            log_->info("chunk {} held no data yet: replaced by chunk {} on {}", old, r.id, idList(r.replicas));
+            return setChunk(r, n.version, old).then([this, r, attempt](Status st) -> kj::Promise<Result<Layout>> {
+              if (st.code() == ESTALE) {
+                KJ_IF_MAYBE(fresh, loadEntry(r.ino, r.index)) { return ensurePrimary(*fresh, attempt + 1); }
+              }
+              if (!st.isOk()) return Result<Layout>(st);
+              return appoint(r, r.replicas, false, attempt + 1, true);
+            });
+          }
         }
         std::vector<uint32_t> rest;
         for (uint32_t id : n.replicas) {

@@ -127,7 +127,7 @@ class ChunkManager final : public CapacitySource {
   // may be placed anew if its first primary fails.
   kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
                                       bool fresh = false);
-  kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion);
+  kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
   kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
                                 std::vector<uint32_t>& failed);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);

@@ -31,11 +31,19 @@ Status applySetChunk(CommandContext& c) {
   } else {
     if (!existing) return Status::error(ESTALE, name + " is no longer allocated");
     ChunkEntry old = decodeChunk(*existing);
-    if (old.id != sc.getChunkId() || old.version != sc.getExpectVersion()) {
+    uint64_t expectId = sc.getReplacesChunk() != 0 ? sc.getReplacesChunk() : sc.getChunkId();
+    if (old.id != expectId || old.version != sc.getExpectVersion()) {
       return Status::error(ESTALE, name + " is chunk " + std::to_string(old.id) + " v" + std::to_string(old.version) +
                                        ", not v" + std::to_string(sc.getExpectVersion()));
     }
-    if (sc.getVersion() <= old.version) return Status::error(EINVAL, name + ": a new version must grow");
+    if (sc.getReplacesChunk() != 0) {
+      std::string replicas;
+      for (uint32_t r : old.replicas) appendBe32(replicas, r);
+      c.txn.put(Table::kGarbage, be64(old.id), replicas);
+      c.txn.del(Table::kChunkOwners, be64(old.id));
+    } else if (sc.getVersion() <= old.version) {
+      return Status::error(EINVAL, name + ": a new version must grow");
+    }
   }
   ChunkEntry e;
   e.id = sc.getChunkId();
