@@ -131,6 +131,7 @@ FsckReport fsck(const Store& store) {
   };
   ownedBy(Table::kXattrs, "xattr");
   ownedBy(Table::kChunks, "chunk-map entry");
+  ownedBy(Table::kLocks, "lock record");
   return r;
 }
 

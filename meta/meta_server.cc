@@ -25,6 +25,7 @@ MetaServer::MetaServer(EventLoop& loop, Store& store, Clock& clock, CapacitySour
   errorHandler_ = kj::heap<TaskLogger>(log_);
   tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
   committer_.setAfterCommit([this](rpc::Command::Reader cmd, Applied& a) { afterCommit(cmd, a); });
+  locks_ = kj::heap<LockManager>(*this, log_);
 }
 
 MetaServer::~MetaServer() = default;
@@ -35,6 +36,7 @@ void MetaServer::start() {
   // Handles carry the boot count in their high bits: a handle from before a restart never names a
   // handle of this run.
   nextHandle_ = (store_.boots() << 32) + 1;
+  size_t lockedInodes = 0;
   {
     Txn txn = store_.beginRead();
     auto next = txn.get(Table::kMeta, "next_ino");
@@ -48,9 +50,12 @@ void MetaServer::start() {
       orphans_.insert(readBe64(k));
       return true;
     });
+    std::set<uint64_t> live;
+    for (auto& [id, s] : sessions_) live.insert(id);
+    lockedInodes = locks_->restore(txn, live);
   }
-  log_->info("metadata store {} open: next inode {}, {} sessions to resume, {} orphans", store_.dir(), nextIno_,
-             sessions_.size(), orphans_.size());
+  log_->info("metadata store {} open: next inode {}, {} sessions to resume, {} orphans, {} inodes with locks",
+             store_.dir(), nextIno_, sessions_.size(), orphans_.size(), lockedInodes);
   tasks_->add(watchLeases());
   tasks_->add(loop_.timer().afterDelay(options_.leaseMs * kj::MILLISECONDS).then([this]() {
     graceOver_ = true;
@@ -145,6 +150,7 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     case rpc::Command::SET_CHUNK:
     case rpc::Command::REGISTER_SERVER:
     case rpc::Command::DROP_GARBAGE:
+    case rpc::Command::SET_LOCKS:
       return fail(Status::error(EPERM, "server-internal command kind from session " + std::to_string(session)));
     default: break;
   }
@@ -276,6 +282,7 @@ void MetaServer::afterCommit(rpc::Command::Reader cmd, Applied& applied) {
   }
   for (uint64_t ino : applied.effects.reclaimed) {
     orphans_.erase(ino);
+    locks_->releaseInode(ino);
     log_->debug("inode {} reclaimed", ino);
   }
   for (uint64_t ino : applied.effects.orphaned) {
@@ -290,6 +297,7 @@ void MetaServer::closeSession(uint64_t id, const char* why) {
   it->second.closing = true;
   log_->info("session {:x} ({}) {}: closing, {} open handles released", id, it->second.clientName, why,
              it->second.handles.size());
+  tasks_->add(locks_->releaseSession(id));
   auto msg = newCommand(0);
   msg->getRoot<rpc::Command>().initCloseSession().setId(id);
   tasks_->add(committer_.submit(kj::mv(msg)).then([this, id](Applied a) {

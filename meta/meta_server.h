@@ -24,6 +24,7 @@
 
 #include "meta/capacity.h"
 #include "meta/committer.h"
+#include "meta/locks/lock_manager.h"
 #include "meta/perm.h"
 #include "meta/store.h"
 #include "server/clock.h"
@@ -82,6 +83,8 @@ class MetaServer {
   uint64_t uptimeMs() const;
   const Store& store() const { return store_; }
   Committer& committer() { return committer_; }
+  // Byte-range and flock locks (restored in start(); a session's go when its lease expires).
+  LockManager& locks() { return *locks_; }
   bool isOrphan(uint64_t ino) const { return orphans_.count(ino) != 0; }
   bool isPinned(uint64_t ino) const { return pins_.count(ino) != 0; }
 
@@ -139,6 +142,7 @@ class MetaServer {
   TruncateHook truncateHook_;
   kj::Own<kj::TaskSet::ErrorHandler> errorHandler_;
   kj::Own<kj::TaskSet> tasks_;
+  kj::Own<LockManager> locks_;  // destroyed first: its tasks commit through committer_
 };
 
 }  // namespace basalt::meta

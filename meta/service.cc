@@ -256,4 +256,80 @@ kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
   });
 }
 
+// ---- Locks (meta/locks/lock_manager.h) ----------------------------------------------------
+
+namespace {
+// The wire's kind and type bytes (rpc::LOCK_KIND_*, rpc::LOCK_TYPE_*) are the domain enums' values.
+bool lockOwnerFromWire(uint64_t id, uint8_t kind, LockOwner* out) {
+  if (kind > static_cast<uint8_t>(OwnerKind::kFlock)) return false;
+  out->id = id;
+  out->kind = static_cast<OwnerKind>(kind);
+  return true;
+}
+bool lockTypeFromWire(uint8_t type, LockType* out) {
+  if (type > static_cast<uint8_t>(LockType::kWrite)) return false;
+  *out = static_cast<LockType>(type);
+  return true;
+}
+Status badLockArgs() { return Status::error(EINVAL, "lock call with an unknown owner kind, lock type or range"); }
+}  // namespace
+
+kj::Promise<void> SessionImpl::setLock(SetLockContext context) {
+  auto p = context.getParams();
+  LockRequest req;
+  if (!lockOwnerFromWire(p.getOwner(), p.getKind(), &req.owner) || !lockTypeFromWire(p.getType(), &req.type) ||
+      p.getStart() > p.getEnd()) {
+    badLockArgs().toWire(context.getResults().initStatus());
+    return kj::READY_NOW;
+  }
+  req.range = ByteRange{p.getStart(), p.getEnd()};
+  req.pid = p.getPid();
+  req.wait = p.getWait();
+  // A blocked call whose client goes away is dropped, which cancels its waiter.
+  if (req.wait) context.allowCancellation();
+  return server_.locks().setLock(id_, p.getIno(), req, p.getWaiter()).then([context](Status st) mutable {
+    st.toWire(context.getResults().initStatus());
+  });
+}
+
+kj::Promise<void> SessionImpl::getLock(GetLockContext context) {
+  auto p = context.getParams();
+  auto r = context.getResults();
+  LockOwner owner;
+  LockType type;
+  if (!lockOwnerFromWire(p.getOwner(), p.getKind(), &owner) || !lockTypeFromWire(p.getType(), &type) ||
+      p.getStart() > p.getEnd()) {
+    badLockArgs().toWire(r.initStatus());
+    return kj::READY_NOW;
+  }
+  std::optional<HeldLock> conflict;
+  Status st = server_.locks().getLock(id_, p.getIno(), owner, ByteRange{p.getStart(), p.getEnd()}, type, &conflict);
+  st.toWire(r.initStatus());
+  if (st.isOk() && conflict) {
+    r.setConflict(true);
+    r.setType(static_cast<uint8_t>(conflict->type));
+    r.setStart(conflict->range.start);
+    r.setEnd(conflict->range.end);
+    r.setPid(conflict->pid);
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::cancelLock(CancelLockContext context) {
+  server_.locks().cancel(id_, context.getParams().getWaiter()).toWire(context.getResults().initStatus());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SessionImpl::releaseLocks(ReleaseLocksContext context) {
+  auto p = context.getParams();
+  LockOwner owner;
+  if (!lockOwnerFromWire(p.getOwner(), p.getKind(), &owner)) {
+    badLockArgs().toWire(context.getResults().initStatus());
+    return kj::READY_NOW;
+  }
+  return server_.locks().releaseOwner(id_, p.getIno(), owner).then([context](Status st) mutable {
+    st.toWire(context.getResults().initStatus());
+  });
+}
+
 }  // namespace basalt::meta

@@ -48,6 +48,10 @@ class SessionImpl final : public rpc::Session::Server {
   kj::Promise<void> release(ReleaseContext context) override;
   kj::Promise<void> renew(RenewContext context) override;
   kj::Promise<void> getLayout(GetLayoutContext context) override;
+  kj::Promise<void> setLock(SetLockContext context) override;
+  kj::Promise<void> getLock(GetLockContext context) override;
+  kj::Promise<void> cancelLock(CancelLockContext context) override;
+  kj::Promise<void> releaseLocks(ReleaseLocksContext context) override;
 
  private:
   MetaServer& server_;

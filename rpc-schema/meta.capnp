@@ -64,6 +64,7 @@ struct Command {
     setChunk @16 :SetChunk;
     registerServer @17 :RegisterServer;
     dropGarbage @18 :DropGarbage;
+    setLocks @19 :SetLocks;
   }
 
   # mknod, mkdir, symlink and create(2). The mode already has the caller's umask applied.
@@ -180,6 +181,14 @@ struct Command {
   struct DropGarbage {
     chunkId @0 :UInt64;
   }
+
+  # Server-internal: the held byte-range and flock locks of inode `ino` are now `state` (the
+  # leader's LockTable::encodeInode, format in docs/formats.md); an empty state deletes the record.
+  # Idempotent: applying it again stores the same bytes.
+  struct SetLocks {
+    ino @0 :UInt64;
+    state @1 :Data;
+  }
 }
 
 # The answer to one Command.
@@ -262,7 +271,38 @@ interface Session {
   # Where chunk `index` of a file lives. forWrite: allocate the chunk if it is a hole and make sure one
   # replica holds a primary lease.
   getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool) -> (status :Status, layout :Chunk.ChunkLayout);
+
+  # Locks (docs/meta.md, "Locks"). A lock's owner is (this session, `owner`, `kind`): kind is
+  # lockKindPosix (owner = the kernel's lock_owner), lockKindOfd or lockKindFlock (owner = the open
+  # handle, one per open file description). `type` is lockTypeRead/lockTypeWrite/lockTypeUnlock; the range is
+  # [start, end] inclusive, end = 0xffffffffffffffff meaning to EOF (flock ignores the range). `pid`
+  # is only reported by getLock. The kernel has already checked the fd's access mode.
+  #
+  # setLock: F_SETLK(W) / flock(2). Without `wait` a conflict answers EAGAIN. With `wait` the answer
+  # comes when the lock is granted, or EDEADLK (the wait would close a cycle of POSIX owners), EINTR
+  # (cancelLock of `waiter`, a client-chosen id unique within the session), ESTALE (the session's
+  # lease expired meanwhile). Lock state is durable before any answer. ESTALE also answers calls of
+  # an expired session: its locks were released.
+  setLock @13 (ino :UInt64, owner :UInt64, kind :UInt8, type :UInt8, start :UInt64, end :UInt64,
+               pid :UInt32, wait :Bool, waiter :UInt64) -> (status :Status);
+  # F_GETLK: the conflicting held lock with the lowest start, if any (conflict false: none).
+  getLock @14 (ino :UInt64, owner :UInt64, kind :UInt8, type :UInt8, start :UInt64, end :UInt64)
+      -> (status :Status, conflict :Bool, type :UInt8, start :UInt64, end :UInt64, pid :UInt32);
+  # Ends the blocked setLock of `waiter`: it answers EINTR (unless it was granted already). Unknown
+  # waiters are not an error.
+  cancelLock @15 (waiter :UInt64) -> (status :Status);
+  # Drops every lock the owner holds on `ino` (close(2) for POSIX owners; the last close of an open
+  # file description for OFD and flock owners).
+  releaseLocks @16 (ino :UInt64, owner :UInt64, kind :UInt8) -> (status :Status);
 }
+
+# Lock kinds and types of Session.setLock/getLock/releaseLocks.
+const lockKindPosix :UInt8 = 0;
+const lockKindOfd :UInt8 = 1;
+const lockKindFlock :UInt8 = 2;
+const lockTypeUnlock :UInt8 = 0;
+const lockTypeRead :UInt8 = 1;
+const lockTypeWrite :UInt8 = 2;
 
 interface MetaService {
   # A mount's first call. `resume` = a session id this client held before (after a reconnect), or 0.

@@ -47,6 +47,7 @@ Status applyCloseSession(CommandContext& c);
 Status applySetChunk(CommandContext& c);
 Status applyRegisterServer(CommandContext& c);
 Status applyDropGarbage(CommandContext& c);
+Status applySetLocks(CommandContext& c);
 
 // ---- helpers shared by commands and reads (commands/helpers.cc) ----
 
