@@ -98,6 +98,15 @@ void Filesystem::invalidateAttrLater(uint64_t ino) {
   }));
 }
 
+kj::Promise<void> Filesystem::invalidateCache(uint64_t ino) {
+  if (se_ == nullptr) return kj::READY_NOW;
+  fuse_session* se = se_;
+  return loop.offload<int>([se, ino]() { return fuse_lowlevel_notify_inval_inode(se, ino, 0, 0); })
+      .then([this, ino](int rc) {
+        if (rc != 0 && rc != -ENOENT) log->debug("inval_inode {} (data): {}", ino, strerror(-rc));
+      });
+}
+
 kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill) {
   return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(fill));

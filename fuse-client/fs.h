@@ -14,6 +14,7 @@
 
 #include "fuse-client/file_io.h"
 #include "fuse-client/inode_table.h"
+#include "fuse-client/lock_tracker.h"
 #include "fuse-client/meta_session.h"
 #include "fuse-client/mount_options.h"
 #include "fuse-client/request.h"
@@ -58,6 +59,10 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // Posts an attribute invalidation of `ino` to run later on the loop (never from inside a
   // handler: libfuse forbids notifying from a related request).
   void invalidateAttrLater(uint64_t ino);
+  // Drops the kernel's cached pages and attributes of `ino` and resolves when done (after a lock is
+  // granted: another client may have changed the file while it held the lock). The notification
+  // runs on a worker thread: the kernel may wait for a page that a READ this loop must answer.
+  kj::Promise<void> invalidateCache(uint64_t ino);
 
   // Mutation helpers: `what` names the call in logs.
   kj::Promise<capnp::Response<rpc::Session::MutateResults>> mutate(
@@ -69,6 +74,7 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   InodeTable& inodes;
   FileIo& io;
   Logger log;
+  LockTracker locks;
 
  private:
   void taskFailed(kj::Exception&& e) override;

@@ -127,6 +127,7 @@ kj::Promise<void> MetaSession::retry(std::shared_ptr<CallState> st, unsigned att
   st->generation = 0;
   kj::Promise<void> p = session().then([this, st](Connected c) {
     st->generation = c.generation;
+    if (st->waiting) return st->attempt(c.session);
     return loop_.timer().timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
                                       st->attempt(c.session));
   });
@@ -140,6 +141,10 @@ kj::Promise<void> MetaSession::retry(std::shared_ptr<CallState> st, unsigned att
     std::string reason = describeException(e);
     if (st->generation != 0) dropConnection(st->generation, reason);
     auto now = loop_.timer().now();
+    if (st->waiting && st->generation != 0) {
+      // It was connected (and perhaps waited for hours): unreachability counts from now.
+      st->deadline = now + static_cast<int64_t>(config_.timeoutSec * 1000) * kj::MILLISECONDS;
+    }
     if (now >= st->deadline) {
       log_->warn("metadata server {} unreachable for {:.1f} s: {} fails with EIO ({})",
                  config_.address, secondsBetween(st->start, now), st->what, reason);

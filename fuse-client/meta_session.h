@@ -57,7 +57,17 @@ class MetaSession {
   // described above. `what` names the call in log lines ("mkdir 1/foo"). `intr` (may be null) can
   // cut a retry wait short. Fails with an errnoException (EIO when unreachable, EINTR).
   template <typename R, typename Fn>
-  kj::Promise<capnp::Response<R>> call(std::string what, kj::Own<Interruptible> intr, Fn fn);
+  kj::Promise<capnp::Response<R>> call(std::string what, kj::Own<Interruptible> intr, Fn fn) {
+    return callWith<R>(std::move(what), kj::mv(intr), kj::mv(fn), false);
+  }
+  // Like call(), for a call the server answers only when something happens (a blocked lock): an
+  // attempt has no deadline of its own, however long it waits. A lost connection still ends the
+  // attempt; it is retried until the server has been unreachable for the total deadline (counted
+  // from the loss, not from the start of the call), then fails with EIO.
+  template <typename R, typename Fn>
+  kj::Promise<capnp::Response<R>> callWaiting(std::string what, kj::Own<Interruptible> intr, Fn fn) {
+    return callWith<R>(std::move(what), kj::mv(intr), kj::mv(fn), true);
+  }
 
   // Session.mutate with a Command filled once by `fill` (cred and a fresh seq are set here; the
   // session id is set per attempt).
@@ -78,6 +88,8 @@ class MetaSession {
   };
   struct CallState;
 
+  template <typename R, typename Fn>
+  kj::Promise<capnp::Response<R>> callWith(std::string what, kj::Own<Interruptible> intr, Fn fn, bool waiting);
   kj::Promise<void> retry(std::shared_ptr<CallState> st, unsigned attempt);
   kj::Promise<Connected> session();
   kj::Promise<void> establish();
@@ -112,6 +124,7 @@ struct MetaSession::CallState {
   kj::TimePoint start;
   kj::TimePoint deadline;
   uint64_t generation = 0;  // of the session the current attempt went to (0 = none yet)
+  bool waiting = false;     // callWaiting: no per-attempt deadline
   CallState(std::string w, kj::Own<Interruptible> i,
             kj::Function<kj::Promise<void>(rpc::Session::Client&)> a, kj::TimePoint s,
             kj::TimePoint d)
@@ -119,8 +132,8 @@ struct MetaSession::CallState {
 };
 
 template <typename R, typename Fn>
-kj::Promise<capnp::Response<R>> MetaSession::call(std::string what, kj::Own<Interruptible> intr,
-                                                  Fn fn) {
+kj::Promise<capnp::Response<R>> MetaSession::callWith(std::string what, kj::Own<Interruptible> intr,
+                                                      Fn fn, bool waiting) {
   auto slot = std::make_shared<kj::Maybe<capnp::Response<R>>>();
   auto attempt = [fn = kj::mv(fn), slot](rpc::Session::Client& s) mutable -> kj::Promise<void> {
     kj::Promise<capnp::Response<R>> p = fn(s);
@@ -130,6 +143,7 @@ kj::Promise<capnp::Response<R>> MetaSession::call(std::string what, kj::Own<Inte
   auto deadline = now + static_cast<int64_t>(config_.timeoutSec * 1000) * kj::MILLISECONDS;
   auto st = std::make_shared<CallState>(std::move(what), kj::mv(intr), kj::mv(attempt), now,
                                         deadline);
+  st->waiting = waiting;
   return retry(st, 0).then([slot]() -> capnp::Response<R> {
     KJ_IF_MAYBE(r, *slot) { return kj::mv(*r); }
     KJ_FAIL_REQUIRE("call finished without a response");

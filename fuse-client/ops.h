@@ -8,8 +8,11 @@
 #pragma once
 
 #include <fuse3/fuse_lowlevel.h>
+#include <kj/async.h>
 
 namespace basalt::client {
+
+class Filesystem;
 
 const fuse_lowlevel_ops& basaltOps();
 
@@ -56,6 +59,14 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
 void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+// ops_lock.cc
+void getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock);
+void setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep);
+void flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);
+// Drops the POSIX locks of `owner` (flush) or the flock lock of the handle `owner` (release) on
+// `ino`, if this mount took locks there. Never fails: problems are logged (ESTALE means the server
+// released them already).
+kj::Promise<void> releaseLocks(Filesystem& fs, uint64_t ino, uint64_t owner, bool flock);
 }  // namespace ops
 
 }  // namespace basalt::client

@@ -139,10 +139,20 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
   fs.track(*r, kj::mv(p));
 }
 
-void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req, false);
-  auto p = fs.io.flush(ino, r->cred(), kj::addRef(*r)).then([r = kj::addRef(*r)]() { r->err(0); });
+  uint64_t owner = fi->lock_owner;
+  // close(2) drops the process's POSIX locks on the file, after its writes are committed; a failed
+  // commit still releases them.
+  auto p = fs.io.flush(ino, r->cred(), kj::addRef(*r))
+               .then([&fs, ino, owner]() { return releaseLocks(fs, ino, owner, false); },
+                     [&fs, ino, owner](kj::Exception&& e) {
+                       return releaseLocks(fs, ino, owner, false).then([e = kj::mv(e)]() mutable -> kj::Promise<void> {
+                         return kj::mv(e);
+                       });
+                     })
+               .then([r = kj::addRef(*r)]() { r->err(0); });
   fs.track(*r, kj::mv(p));
 }
 
@@ -157,10 +167,15 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req, false);
   uint64_t handle = fi->fh;
+  bool flockRelease = fi->flock_release;
   // The kernel ignores release errors; a failed commit is logged (flush already reported it).
   auto p = fs.io.flush(ino, r->cred(), kj::Own<Interruptible>())
                .catch_([&fs, ino](kj::Exception&& e) {
                  fs.log->warn("commit on release of inode {}: {}", ino, describeException(e));
+               })
+               .then([&fs, ino, handle, flockRelease]() {
+                 // The last close of the open file description drops its flock lock.
+                 return flockRelease ? releaseLocks(fs, ino, handle, true) : kj::Promise<void>(kj::READY_NOW);
                })
                .then([&fs, ino, handle]() { return releaseHandle(fs, ino, handle); })
                .catch_([&fs, ino](kj::Exception&& e) {
@@ -168,6 +183,8 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
                })
                .then([&fs, r = kj::addRef(*r), ino]() {
                  fs.inodes.noteRelease(ino);
+                 const InodeInfo* info = fs.inodes.find(ino);
+                 if (info == nullptr || info->openHandles == 0) fs.locks.forget(ino);
                  r->err(0);
                });
   fs.track(*r, kj::mv(p));

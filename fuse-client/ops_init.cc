@@ -42,11 +42,13 @@ namespace ops {
 void init(void* userdata, fuse_conn_info* conn) {
   auto& fs = *static_cast<Filesystem*>(userdata);
   // readdirplus(+auto), atomic_o_trunc, async_read, parallel_dirops, handle_killpriv are libfuse's
-  // defaults for the handlers we implement. Locks stay off until the server implements them.
+  // defaults for the handlers we implement, as are posix_locks (getlk+setlk) and flock: the
+  // metadata server holds locks for the whole cluster (ops_lock.cc).
   if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) conn->want |= FUSE_CAP_EXPORT_SUPPORT;
   // The kernel would treat its own size/mtime as authoritative and ignore other clients' changes.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-  conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  if (conn->capable & FUSE_CAP_POSIX_LOCKS) conn->want |= FUSE_CAP_POSIX_LOCKS;
+  if (conn->capable & FUSE_CAP_FLOCK_LOCKS) conn->want |= FUSE_CAP_FLOCK_LOCKS;
   conn->max_write = fs.opts.maxWrite;
   fs.log->info("FUSE protocol {}.{}; capable: {}", conn->proto_major, conn->proto_minor,
                capNames(conn->capable));
@@ -92,6 +94,9 @@ const fuse_lowlevel_ops& basaltOps() {
     o.access = ops::access;
     o.create = ops::create;
     o.readdirplus = ops::readdirplus;
+    o.getlk = ops::getlk;
+    o.setlk = ops::setlk;
+    o.flock = ops::flock;
     return o;
   }();
   return table;

@@ -89,6 +89,7 @@ bool Request::readlink(const std::string& target) const {
 }
 bool Request::statfs(const struct statvfs& st) const { return claim() && fuse_reply_statfs(req_, &st) == 0; }
 bool Request::xattrSize(size_t size) const { return claim() && fuse_reply_xattr(req_, size) == 0; }
+bool Request::lock(const struct flock& l) const { return claim() && fuse_reply_lock(req_, &l) == 0; }
 void Request::none() const {
   if (claim()) fuse_reply_none(req_);
 }

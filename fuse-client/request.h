@@ -70,6 +70,7 @@ class Request final : public Interruptible {
   bool readlink(const std::string& target) const;
   bool statfs(const struct statvfs& st) const;
   bool xattrSize(size_t size) const;
+  bool lock(const struct flock& l) const;
   void none() const;
 
  private:

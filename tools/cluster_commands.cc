@@ -94,7 +94,9 @@ int runUp(const UpOptions& options) {
     config["chunks"] = std::to_string(options.chunks);
     config["replicas"] = std::to_string(options.replicas);
     if (options.chunkSize) config["chunk-size"] = std::to_string(options.chunkSize);
-  } else {
+  }
+  if (options.sessionLeaseMs) config["session-lease-ms"] = std::to_string(options.sessionLeaseMs);
+  if (existed) {
     if (options.chunksGiven && options.chunks > std::stoi(config["chunks"])) {
       config["chunks"] = std::to_string(options.chunks);  // grow the cluster
     }
@@ -115,6 +117,10 @@ int runUp(const UpOptions& options) {
   if (config.count("chunk-size")) {
     metaArgs.push_back("--chunk-size");
     metaArgs.push_back(config["chunk-size"]);
+  }
+  if (config.count("session-lease-ms")) {
+    metaArgs.push_back("--lease-ms");
+    metaArgs.push_back(config["session-lease-ms"]);
   }
   std::string metaAddress = startServer(dir, "meta", "basalt-meta", metaArgs,
                                         config.count("meta.port") ? config["meta.port"] : "0");

@@ -13,6 +13,7 @@ struct UpOptions {
   int chunks = 3;
   int replicas = 2;
   uint64_t chunkSize = 0;       // bytes per chunk of new files; 0 = the metadata server's default
+  uint32_t sessionLeaseMs = 0;  // a mount's session lease (locks of a dead mount go after it); 0 = default
   bool chunksGiven = false;    // --chunks was passed (else the cluster's recorded count)
   bool replicasGiven = false;
 };

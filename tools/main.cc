@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   auto* chunksOpt = upCmd->add_option("--chunks", up.chunks, "Chunk servers")->capture_default_str();
   auto* replOpt = upCmd->add_option("--replicas", up.replicas, "Replicas per chunk")->capture_default_str();
   upCmd->add_option("--chunk-size", up.chunkSize, "Bytes per chunk of new files (default: 64 MiB)");
+  upCmd->add_option("--session-lease-ms", up.sessionLeaseMs,
+                    "Session lease of mounts: a dead mount's locks are released after it (default: 10000)")
+      ->check(CLI::Range(100u, 3600000u));
 
   std::string dir = ".basalt";
   auto* downCmd = app.add_subcommand("down", "Unmount and stop everything `basalt up` started");
