@@ -418,7 +418,45 @@ kj::Promise<ReadResult> ChunkServer::read(uint64_t id, uint64_t version, uint32_
              return ReadResult{st, st.isOk() ? Bytes(buf) : nullptr};
            });
          })
+      .then([this, id, version](ReadResult r) {
+        if (r.status.code() == EIO && r.status.message().find("CRC") != std::string::npos) {
+          reportDamage(id, version, r.status);
+        }
+        return r;
+      })
       .attach(kj::mv(guard));
+}
+
+void ChunkServer::reportDamage(uint64_t id, uint64_t version, const Status& why) {
+  if (!damageReported_.insert({id, version}).second) return;
+  KJ_IF_MAYBE(reg, registry_) {
+    log_->warn("{}: damaged on {} ({}); asking the metadata server {} to re-replicate it", chunkName(id, version),
+               name(), why.message(), metaAddress_);
+    auto req = reg->reportFailureRequest();
+    req.initChunk().setId(id);
+    req.getChunk().setVersion(version);
+    req.setServerId(id_);
+    req.setReason("CRC check failed on " + name() + ": " + why.message());
+    tasks_.add(loop_.timer()
+                    .timeoutAfter(config_.forwardTimeoutMs * kj::MILLISECONDS, req.send())
+                    .then([this, id, version](auto&& r) {
+                      Status st = Status::fromWire(r.getStatus());
+                      if (st.isOk()) {
+                        log_->info("{}: the metadata server dropped the damaged replica on {} (now v{})",
+                                   chunkName(id, version), name(), r.getNewVersion());
+                      } else {
+                        damageReported_.erase({id, version});
+                        log_->warn("{}: reporting damage failed: {}", chunkName(id, version), st.toString());
+                      }
+                    }, [this, id, version](kj::Exception&& e) {
+                      damageReported_.erase({id, version});
+                      log_->warn("{}: reporting damage failed: {}", chunkName(id, version), e.getDescription().cStr());
+                    }));
+  } else {
+    damageReported_.erase({id, version});
+    log_->error("{}: damaged on {} ({}) and no metadata server to report it to", chunkName(id, version), name(),
+                why.message());
+  }
 }
 
 kj::Promise<Status> ChunkServer::sync(uint64_t id, uint64_t version) {
@@ -695,6 +733,12 @@ kj::Promise<InfoResult> ChunkServer::fetch(uint64_t id, uint64_t version) {
              return InfoResult{st, *m, st.isOk() ? Bytes(buf) : nullptr};
            });
          })
+      .then([this, id, version](InfoResult r) {
+        if (r.status.code() == EIO && r.status.message().find("CRC") != std::string::npos) {
+          reportDamage(id, version, r.status);  // a fetch that meets a bad block reports it too
+        }
+        return r;
+      })
       .attach(kj::mv(guard));
 }
 

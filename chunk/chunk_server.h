@@ -17,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,11 @@ class ChunkServer {
   kj::Promise<Status> install(uint64_t id, uint64_t version, Bytes data);
   kj::Promise<std::vector<ChunkMeta>> list();
 
+  // This server's replica of chunk `id` at `version` failed its CRC check (a client read or the
+  // scrubber found it): ask the metadata server to drop it from the chunk's set, so the chunk is
+  // copied again from a good replica. Once per (chunk, version); outcome logged.
+  void reportDamage(uint64_t id, uint64_t version, const Status& why);
+
   // Refuses new requests (ESHUTDOWN) and resolves when those in flight have finished.
   kj::Promise<void> drain();
 
@@ -175,6 +181,7 @@ class ChunkServer {
   uint32_t id_ = 0;
   std::string address_;
   kj::Maybe<rpc::ChunkRegistry::Client> registry_;
+  std::set<std::pair<uint64_t, uint64_t>> damageReported_;
   std::string metaAddress_ = "(none)";
   std::map<uint64_t, Chunk> chunks_;
   bool stopping_ = false;

@@ -10,6 +10,7 @@
 #include "chunk/chunk_service.h"
 #include "chunk/disk_chunk_store.h"
 #include "chunk/registrar.h"
+#include "chunk/scrubber.h"
 #include "server/rpc.h"
 
 using namespace basalt;
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--capacity", capacity, "bytes offered (default: the data dir's filesystem size)");
   app.add_option("--port-file", portFile, "write HOST:PORT here once listening");
   app.add_option("--forward-timeout-ms", cfg.forwardTimeoutMs, "deadline of calls to peers");
+  ScrubberConfig scrub;
+  app.add_option("--scrub-rate", scrub.bytesPerSecond, "bytes/s the scrubber re-reads (0: off)");
+  app.add_option("--scrub-pause-ms", scrub.pauseBetweenPassesMs, "pause after each pass over every chunk");
   app.add_option("--log-level", level, "trace, debug, info, warn, error");
   try {
     app.parse(argc, argv);
@@ -89,6 +93,8 @@ int main(int argc, char** argv) {
   RegistrarConfig rc{meta, dataDir, zone, capacity, cfg.forwardTimeoutMs};
   Registrar registrar(loop, server, **store, cap, log, rc);
   registrar.start();
+  Scrubber scrubber(loop, server, log, scrub);
+  scrubber.start();
 
   int sig = loop.onSignal({SIGINT, SIGTERM}).wait(loop.waitScope());
   log->info("signal {}: finishing in-flight requests", sig);

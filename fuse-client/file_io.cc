@@ -166,7 +166,9 @@ kj::Promise<void> FileIo::readPiece(std::shared_ptr<Op> op, ChunkPiece piece,
           layouts_.invalidate(op->ino, piece.index);
           return readPiece(op, piece, out, attempt + 1);
         }
-        if (!isDisconnect(e)) return kj::mv(e);
+        // Still stale after refetching: the chunk is changing primary (its replicas learn the new
+        // version within a lease); wait and retry like an unreachable server, up to the deadline.
+        if (!isDisconnect(e) && err != ESTALE) return kj::mv(e);
         // Every replica was unreachable: wait, refetch the layout (it may have moved), retry.
         layouts_.invalidate(op->ino, piece.index);
         return backoffOrFail(op, attempt, "replicas of chunk " + std::to_string(piece.index),
@@ -209,8 +211,11 @@ kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i
         }
         int err = errnoFromStatus(status);
         std::string msg = fmt::format("chunk server {}: {}", address, status.getMessage().cStr());
-        if (err == ESTALE) return errnoException(ESTALE, msg);
-        if (err == EIO) {
+        // ESTALE: the version moved on; ENOENT: this server no longer holds the chunk (it was moved
+        // or a damaged copy was dropped): refetch the layout. EIO (a bad block) and EAGAIN (a new
+        // replica still receiving its copy): the next replica.
+        if (err == ESTALE || err == ENOENT) return errnoException(ESTALE, msg);
+        if (err == EIO || err == EAGAIN) {
           log_->warn("{} (inode {} chunk {}); trying the next replica", msg, op->ino, l.chunkId);
           return readReplica(op, kj::mv(l), i + 1, piece, out, "!" + msg);
         }

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(65536u, 1u << 30));
   app.add_option("--heartbeat-ms", chunkOptions.heartbeatMs, "how often chunk servers heartbeat")
       ->check(CLI::Range(50u, 60000u));
+  app.add_option("--repair-delay-ms", chunkOptions.repairDelayMs,
+                 "a replica on a server silent this long is copied elsewhere")->check(CLI::Range(0u, 86400000u));
   app.add_option("--chunk-lease-ms", chunkOptions.leaseMs, "a chunk primary's lease")->check(CLI::Range(500u, 600000u));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
   app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");

@@ -37,6 +37,14 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
     list[i].setLeaseRemainingMs(sessions[i].leaseRemainingMs);
     list[i].setOpenHandles(sessions[i].openHandles);
   }
+  if (chunks_) {
+    const RepairStats& rs = chunks_->repairStats();
+    info.setChunks(rs.chunks);
+    info.setUnderReplicated(rs.underReplicated);
+    info.setMissing(rs.missing);
+    info.setRepairsDone(rs.repairsDone);
+    info.setRepairsInFlight(rs.inFlight);
+  }
   auto servers = chunks_ ? chunks_->servers() : std::vector<ServerView>{};
   auto out = info.initChunkServers(servers.size());
   for (size_t i = 0; i < servers.size(); ++i) {

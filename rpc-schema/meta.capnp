@@ -226,6 +226,11 @@ struct ClusterInfo {
   sessions @2 :List(SessionInfo);
   chunkServers @3 :List(ChunkServerInfo);
   uptimeMs @4 :UInt64;
+  chunks @5 :UInt64;            # chunks in the chunk map (at the last repair scan)
+  underReplicated @6 :UInt64;   # chunks with fewer live replicas than their file asks for
+  missing @7 :UInt64;           # chunks with no live replica at all (unreadable until one returns)
+  repairsDone @8 :UInt64;       # replica sets restored since this server started
+  repairsInFlight @9 :UInt32;
 
   struct SessionInfo {
     id @0 :UInt64;

@@ -42,6 +42,9 @@ bool printClusterInfo(const std::string& address) {
             std::cout << "\nMetadata server " << address << ": up " << info.getUptimeMs() / 1000
                       << " s, " << info.getInodes() << " inodes, " << info.getSessions().size()
                       << " client sessions\n";
+            std::cout << "Chunks: " << info.getChunks() << ", under-replicated " << info.getUnderReplicated()
+                      << ", missing " << info.getMissing() << "; repairs done " << info.getRepairsDone()
+                      << ", in flight " << info.getRepairsInFlight() << "\n";
             auto servers = info.getChunkServers();
             std::cout << "Chunk servers known to it: " << servers.size() << "\n";
             for (auto s : servers) {

@@ -65,6 +65,7 @@ void ChunkManager::start() {
   server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
   tasks_->add(watchLiveness());
   tasks_->add(collectGarbage());
+  tasks_->add(repairLoop());
 }
 
 // ---- registry ----------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ Status ChunkManager::heartbeat(uint32_t id, uint64_t capacity, uint64_t used, ui
     s.alive = true;
     log_->info("chunk server #{} ({}) is heard from again", id, s.address);
     rebuildRing();
+    reconcile(id);
   }
   return Status::ok();
 }
@@ -148,6 +150,7 @@ kj::Promise<void> ChunkManager::watchLiveness() {
       auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
       if (silent > options_.suspectMs) {
         s.alive = false;
+        s.unusableSince = now;
         changed = true;
         log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
                    s.address, silent);
@@ -271,6 +274,149 @@ kj::Promise<void> ChunkManager::collectGarbage() {
         })
         .then([this]() { return collectGarbage(); });
   });
+}
+
+
+// ---- self-healing: restoring replica counts ----------------------------------------------------
+
+bool ChunkManager::gone(uint32_t id) const {
+  if (usable(id)) return false;
+  auto it = servers_.find(id);
+  if (it == servers_.end()) return true;
+  if (!it->second.registered) {
+    // Not heard from since this metadata server started: gone once a repair delay has passed.
+    return loop_.timer().now() - noLeasesBefore_ > options_.repairDelayMs * kj::MILLISECONDS;
+  }
+  return loop_.timer().now() - it->second.unusableSince > options_.repairDelayMs * kj::MILLISECONDS;
+}
+
+void ChunkManager::reconcile(uint32_t id) {
+  auto it = servers_.find(id);
+  if (it == servers_.end()) return;
+  KJ_IF_MAYBE(service, it->second.service) {
+    tasks_->add(loop_.timer()
+                    .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, service->listRequest().send())
+                    .then([this, id](auto&& r) {
+                      for (auto c : r.getChunks()) {
+                        uint64_t cid = c.getChunk().getId();
+                        KJ_IF_MAYBE(e, loadEntryById(cid)) {
+                          if (c.getChunk().getVersion() < e->version && !contains(e->replicas, id)) {
+                            deleteOn(id, cid, "stale: re-replicated while this server was away");
+                          }
+                        } else {
+                          deleteOn(id, cid, "no file refers to it");
+                        }
+                      }
+                    }));
+  }
+}
+
+kj::Promise<void> ChunkManager::repairLoop() {
+  return loop_.timer().afterDelay(options_.repairIntervalMs * kj::MILLISECONDS).then([this]() {
+    struct Candidate {
+      uint64_t ino;
+      uint32_t index;
+      uint8_t replication;
+      size_t live;
+    };
+    std::vector<Candidate> todo;
+    RepairStats counts;
+    counts.repairsDone = repair_.repairsDone;
+    counts.inFlight = repair_.inFlight;
+    {
+      Txn txn = server_.store().beginRead();
+      std::map<uint64_t, uint8_t> replication;  // per inode, read once per scan
+      txn.scan(Table::kChunks, "", [&](std::string_view k, std::string_view v) {
+        ++counts.chunks;
+        uint64_t ino = readBe64(k);
+        uint32_t index = readBe32(k, 8);
+        ChunkEntry e = decodeChunk(v);
+        auto r = replication.find(ino);
+        if (r == replication.end()) {
+          auto n = loadInode(txn, ino);
+          r = replication.emplace(ino, n.isOk() ? n->replication : 1).first;
+        }
+        size_t live = 0;
+        bool anyGone = false;
+        for (uint32_t id : e.replicas) {
+          if (usable(id)) ++live;
+          if (gone(id)) anyGone = true;
+        }
+        if (live == 0) {
+          ++counts.missing;
+        } else if (live < r->second) {
+          ++counts.underReplicated;
+        }
+        bool wantMore = e.replicas.size() < r->second || anyGone;
+        if (live > 0 && wantMore && ring_.serverCount() > 0) todo.push_back({ino, index, r->second, live});
+        return true;
+      });
+    }
+    repair_ = counts;
+    // Single-copy chunks first.
+    std::stable_sort(todo.begin(), todo.end(), [](const Candidate& a, const Candidate& b) { return a.live < b.live; });
+    for (const auto& c : todo) {
+      if (repair_.inFlight >= options_.maxRepairs) break;
+      ++repair_.inFlight;
+      uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
+      KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
+      tasks_->add(serialized(key, [this, c]() { return repairChunk(c.ino, c.index, c.replication); })
+                      .then([this](Result<Layout> r) {
+                        --repair_.inFlight;
+                        if (r.isOk() && r->chunkId != 0) ++repair_.repairsDone;
+                      },
+                      [this](kj::Exception&& e) {
+                        --repair_.inFlight;
+                        log_->warn("repair failed: {}", e.getDescription().cStr());
+                      }));
+    }
+    return repairLoop();
+  });
+}
+
+// Gives the chunk `replication` live replicas again: the replicas on gone servers leave the set,
+// new ones chosen by the ring join it, and the primary (a live replica holding the data) brings
+// them to its state as part of the assignment of the new version. Resolves with an empty layout
+// when there was nothing to do (or nothing possible now).
+kj::Promise<Result<Layout>> ChunkManager::repairChunk(uint64_t ino, uint32_t index, uint8_t replication) {
+  Entry e;
+  KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { e = *fresh; } else { return Result<Layout>(Layout{}); }
+  std::vector<uint32_t> keep, live;
+  for (uint32_t id : e.replicas) {
+    if (!gone(id)) keep.push_back(id);
+    if (usable(id)) live.push_back(id);
+  }
+  if (live.empty() || (keep.size() >= replication && keep.size() == e.replicas.size())) {
+    return Result<Layout>(Layout{});
+  }
+  auto now = loop_.timer().now();
+  auto lease = leases_.find(e.id);
+  bool held = lease != leases_.end() && lease->second.version == e.version && lease->second.expires > now;
+  uint32_t primary;
+  if (held) {
+    if (!usable(lease->second.primary)) return Result<Layout>(Layout{});  // wait its lease out first
+    primary = lease->second.primary;
+  } else if (now < noLeasesBefore_) {
+    return Result<Layout>(Layout{});
+  } else {
+    primary = live[0];
+  }
+  std::vector<uint32_t> set = {primary};
+  for (uint32_t id : keep) {
+    if (id != primary) set.push_back(id);
+  }
+  std::vector<uint32_t> added;
+  for (uint32_t id : ring_.place(e.id, replication + static_cast<int>(e.replicas.size()))) {
+    if (set.size() >= replication) break;
+    if (!contains(set, id)) {
+      set.push_back(id);
+      added.push_back(id);
+    }
+  }
+  if (set.size() == e.replicas.size() && added.empty()) return Result<Layout>(Layout{});
+  log_->info("{} of inode {}: repairing: replicas {} -> {} (copying from #{})", chunkName(e.id, e.version), ino,
+             idList(e.replicas), idList(set), primary);
+  return appoint(e, set, true, 0);
 }
 
 // ---- chunk map -------------------------------------------------------------------------------------
@@ -533,55 +679,61 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
 }
 
 kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut) {
+  // The primary first: it brings every backup to its state (install) before it answers. Only then
+  // the backups, which merely learn their role. A backup told of a new version before its primary
+  // has the data waits for it ("syncing") and may not become primary itself, so assigning them
+  // first would strand a chunk whose new primary turns out to be dead.
   auto failed = &failedOut;
-  kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
-  for (size_t i = 0; i < e.replicas.size(); ++i) {
-    uint32_t id = e.replicas[i];
-    auto it = servers_.find(id);
-    rpc::ChunkService::Client* service = nullptr;
-    if (it != servers_.end() && it->second.registered) {
-      KJ_IF_MAYBE(s, it->second.service) { service = s; }
-    }
-    if (!service) {
-      calls.add(std::make_pair(id, Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " is not registered")));
-      continue;
-    }
-    auto req = service->assignRequest();
-    auto ref = req.initChunk();
-    ref.setId(e.id);
-    ref.setVersion(e.version);
-    auto list = req.initReplicas(e.replicas.size());
-    for (size_t j = 0; j < e.replicas.size(); ++j) {
-      list[j].setId(e.replicas[j]);
-      list[j].setAddress(addressOf(e.replicas[j]));
-    }
-    req.setPrimary(primaryIndex);
-    req.setLeaseMs(options_.leaseMs);
-    std::string addr = it->second.address;
-    calls.add(loop_.timer()
-                  .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
-                  .then([id](auto&& r) { return std::make_pair(id, Status::fromWire(r.getStatus())); },
-                        [id, addr](kj::Exception&& ex) {
-                          return std::make_pair(id, Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) +
-                                                                                 " (" + addr + "): " +
-                                                                                 ex.getDescription().cStr()));
-                        }));
-  }
-  uint32_t primaryId = e.replicas[primaryIndex];
   std::string name = chunkName(e.id, e.version);
-  return kj::joinPromises(calls.releaseAsArray())
-      .then([this, failed, primaryId, name](kj::Array<std::pair<uint32_t, Status>> results) {
-        Status primary;
-        for (auto& [id, st] : results) {
-          if (id == primaryId) {
-            primary = st;
-          } else if (!st.isOk()) {
+  uint32_t primaryId = e.replicas[primaryIndex];
+  return assignOne(e, primaryIndex, primaryIndex).then([this, e, primaryId, failed, name](Status primary) -> kj::Promise<Status> {
+    if (!primary.isOk()) return primary;
+    kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
+    uint32_t p = std::find(e.replicas.begin(), e.replicas.end(), primaryId) - e.replicas.begin();
+    for (uint32_t i = 0; i < e.replicas.size(); ++i) {
+      if (i == p) continue;
+      uint32_t id = e.replicas[i];
+      calls.add(assignOne(e, i, p).then([id](Status st) { return std::make_pair(id, st); }));
+    }
+    return kj::joinPromises(calls.releaseAsArray())
+        .then([this, failed, name](kj::Array<std::pair<uint32_t, Status>> results) {
+          for (auto& [id, st] : results) {
+            if (st.isOk()) continue;
             log_->warn("{}: backup #{} refused the assignment: {}", name, id, st.toString());
             failed->push_back(id);
           }
-        }
-        return primary;
-      });
+          return Status::ok();
+        });
+  });
+}
+
+kj::Promise<Status> ChunkManager::assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex) {
+  uint32_t id = e.replicas[index];
+  auto it = servers_.find(id);
+  rpc::ChunkService::Client* service = nullptr;
+  if (it != servers_.end() && it->second.registered) {
+    KJ_IF_MAYBE(s, it->second.service) { service = s; }
+  }
+  if (!service) return Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " is not registered");
+  auto req = service->assignRequest();
+  auto ref = req.initChunk();
+  ref.setId(e.id);
+  ref.setVersion(e.version);
+  auto list = req.initReplicas(e.replicas.size());
+  for (size_t j = 0; j < e.replicas.size(); ++j) {
+    list[j].setId(e.replicas[j]);
+    list[j].setAddress(addressOf(e.replicas[j]));
+  }
+  req.setPrimary(primaryIndex);
+  req.setLeaseMs(options_.leaseMs);
+  std::string addr = it->second.address;
+  return loop_.timer()
+      .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+      .then([](auto&& r) { return Status::fromWire(r.getStatus()); },
+            [id, addr](kj::Exception&& ex) {
+              return Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " (" + addr + "): " +
+                                                  ex.getDescription().cStr());
+            });
 }
 
 // Not queued behind other changes of the chunk: a primary reports failures while it answers an
@@ -600,12 +752,24 @@ kj::Promise<Result<uint64_t>> ChunkManager::reportFailure(uint64_t chunkId, uint
     n.replicas.erase(std::find(n.replicas.begin(), n.replicas.end(), serverId));
     log_->warn("{}: replica #{} ({}) failed: {}; the set is now {} at v{}", chunkName(chunkId, version), serverId,
                addressOf(serverId), reason, idList(n.replicas), n.version);
-    return setChunk(n, e->version).then([this, n](Status st) -> Result<uint64_t> {
+    return setChunk(n, e->version).then([this, n, serverId](Status st) -> Result<uint64_t> {
       if (!st.isOk()) return st;
       auto lease = leases_.find(n.id);
       if (lease != leases_.end() && contains(n.replicas, lease->second.primary)) {
         lease->second.version = n.version;  // the reporter stays primary
+      } else {
+        // The primary itself left the set (it found its own replica damaged): appoint another now,
+        // so the remaining replicas learn the new version (after the old lease, as always).
+        uint64_t ino = n.ino;
+        uint32_t index = n.index;
+        tasks_->add(serialized(n.id, [this, ino, index]() -> kj::Promise<Result<Layout>> {
+                      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0); }
+                      return Result<Layout>(Layout{});
+                    }).ignoreResult());
       }
+      // The dropped replica is stale from now on: delete it where it can be reached (a server that
+      // is down deletes it when it registers again); the repair loop makes a new copy.
+      deleteOn(serverId, n.id, "dropped from the chunk's replica set");
       return n.version;
     });
   }

@@ -36,6 +36,15 @@ struct ChunkOptions {
   uint32_t leaseMs = 3000;         // a primary's lease: a dead primary is replaced after at most this
   uint32_t callTimeoutMs = 3000;   // deadline of every call to a chunk server
   uint32_t gcIntervalMs = 1000;    // how often freed chunks are deleted from chunk servers
+  uint32_t repairDelayMs = 10000;  // a replica on a server silent this long leaves its set and is
+                                   // copied elsewhere (a suspect server may just be slow)
+  uint32_t repairIntervalMs = 1000;  // how often the chunk map is scanned for missing replicas
+  uint32_t maxRepairs = 4;         // chunk copies in flight at once (throttle)
+};
+
+struct RepairStats {
+  uint64_t chunks = 0, underReplicated = 0, missing = 0, repairsDone = 0;
+  uint32_t inFlight = 0;
 };
 
 struct ServerRef {
@@ -97,6 +106,7 @@ class ChunkManager final : public CapacitySource {
   std::vector<ServerView> servers() const;
   std::string addressOf(uint32_t id) const;
   uint32_t heartbeatMs() const { return options_.heartbeatMs; }
+  const RepairStats& repairStats() const { return repair_; }
 
  private:
   struct Server {
@@ -106,6 +116,7 @@ class ChunkManager final : public CapacitySource {
     kj::Maybe<rpc::ChunkService::Client> service;
     uint64_t capacity = 0, used = 0, chunks = 0;
     kj::TimePoint lastHeartbeat = kj::origin<kj::TimePoint>();
+    kj::TimePoint unusableSince = kj::origin<kj::TimePoint>();  // when it last stopped being usable
   };
   struct Lease {
     uint32_t primary = 0;
@@ -130,6 +141,8 @@ class ChunkManager final : public CapacitySource {
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
   kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
                                 std::vector<uint32_t>& failed);
+  // assign to replica `index` of `e`, naming replica `primaryIndex` the primary.
+  kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);
   // Runs `fn` after every earlier task queued for the same chunk (one change of a chunk at a time).
   kj::Promise<Result<Layout>> serialized(uint64_t key, kj::Function<kj::Promise<Result<Layout>>()> fn);
@@ -139,6 +152,15 @@ class ChunkManager final : public CapacitySource {
   bool usable(uint32_t id) const;
   kj::Promise<void> watchLiveness();
   kj::Promise<void> collectGarbage();
+  // Restores replica counts: scans the chunk map, starts up to maxRepairs copies, single-copy
+  // chunks first.
+  kj::Promise<void> repairLoop();
+  kj::Promise<Result<Layout>> repairChunk(uint64_t ino, uint32_t index, uint8_t replication);
+  // A replica on `id` counts as gone (it leaves the set and is copied elsewhere).
+  bool gone(uint32_t id) const;
+  // A server that was suspect is heard from again: delete the replicas it holds that were
+  // re-replicated (or freed) meanwhile.
+  void reconcile(uint32_t id);
   void deleteOn(uint32_t serverId, uint64_t chunkId, const char* why);
   void rebuildRing();
 
@@ -155,6 +177,7 @@ class ChunkManager final : public CapacitySource {
   std::map<uint64_t, Turn> busy_;  // per chunk: resolves when the last queued change is done
   uint64_t turns_ = 0;
   PlacementRing ring_;
+  RepairStats repair_;
   uint64_t nextChunkId_ = 1;
   uint32_t nextServerId_ = 1;
   kj::TimePoint noLeasesBefore_ = kj::origin<kj::TimePoint>();
