@@ -117,6 +117,29 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
                      r->err(0);
                      return kj::READY_NOW;
                    }
+                   if (fs.locks.lostUnder(a.ino, fs.meta.sessionId())) {
+                     // The call was retried under a new session (the old one expired meanwhile): the
+                     // older locks are gone, so this grant must not look like business as usual.
+                     LockArgs undo = a;
+                     undo.type = rpc::LOCK_TYPE_UNLOCK;
+                     undo.wait = false;
+                     fs.track(*r, fs.meta
+                                      .call<rpc::Session::SetLockResults>(
+                                          undo.what(), kj::Own<Interruptible>(),
+                                          [undo](rpc::Session::Client& s) {
+                                            auto q = s.setLockRequest();
+                                            q.setIno(undo.ino);
+                                            q.setOwner(undo.owner);
+                                            q.setKind(undo.kind);
+                                            q.setType(undo.type);
+                                            q.setStart(undo.start);
+                                            q.setEnd(undo.end);
+                                            return q.send();
+                                          })
+                                      .ignoreResult());
+                     failIfLost(fs, *r, a.ino);
+                     return kj::READY_NOW;
+                   }
                    fs.locks.noteLocked(a.ino, fs.meta.sessionId());
                    fs.io.fileChanged(a.ino);
                    return fs.invalidateCache(a.ino).then([r = kj::addRef(*r)]() { r->err(0); });

@@ -45,3 +45,8 @@ pending() {
     fail "$name answered '$cmd' although it should still be waiting"
   fi
 }
+
+# The pid and log file of the basalt-mount serving mountpoint $1 (as `basalt mount` records it).
+mount_record() { local m=$1; echo "mount${m//[^a-zA-Z0-9]/_}"; }
+mount_pid() { pid_of "$(mount_record "$1")"; }
+mount_log() { echo "$CLUSTER/logs/$(mount_record "$1").log"; }
