@@ -72,7 +72,14 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
                      q.setSeq(seq);
                      return q.send();
                    })
-               .then([&fs, r = kj::addRef(*r), flags](capnp::Response<rpc::Session::OpenResults>&& resp) {
+               .then([&fs, r = kj::addRef(*r), ino, flags](capnp::Response<rpc::Session::OpenResults>&& resp) {
+                 if (resp.getStatus().getCode() == ENOENT) {
+                   // The kernel named an inode another client has removed since (its dentry is
+                   // cached): ESTALE makes the VFS look the name up again and retry the open.
+                   fs.log->debug("open {}: {}; answering ESTALE", ino, resp.getStatus().getMessage().cStr());
+                   r->err(ESTALE);
+                   return;
+                 }
                  if (fs.replyIfError(*r, resp.getStatus())) return;
                  openReply(fs, *r, resp.getAttr(), resp.getHandle(), flags, nullptr);
                });
