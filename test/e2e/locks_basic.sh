@@ -3,7 +3,7 @@
 # blocked F_SETLKW woken by an unlock and by a close, EINTR when the waiter gets a signal, EDEADLK
 # for a two-owner cycle, and flock(2) exclusion.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/locks_lib.sh"
+source "$(dirname "$0")/lockers.bash"
 start_cluster --chunks 1 --replicas 1
 A=$MNT
 B=$(mount_again second)

@@ -3,7 +3,7 @@
 # another mount is then granted the lock. A mount that comes back after its lease expired does not
 # keep the locks it lost: its next lock call on that file fails (ENOLCK) and its log says why.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/locks_lib.sh"
+source "$(dirname "$0")/lockers.bash"
 start_cluster --chunks 1 --replicas 1 --session-lease-ms 2000
 A=$MNT
 B=$(mount_again second)

@@ -3,7 +3,7 @@
 # locks of the mounts that come back, and a blocked F_SETLKW survives it (the mount re-sends the
 # wait on its resumed session) and is granted when the holder unlocks afterwards.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/locks_lib.sh"
+source "$(dirname "$0")/lockers.bash"
 start_cluster --chunks 1 --replicas 1
 A=$MNT
 B=$(mount_again second)

@@ -1,4 +1,5 @@
-# Sourced by the lock end-to-end tests after lib.sh: lockers, processes that hold a file open and
+# Sourced by the lock end-to-end tests after lib.sh (not a test itself: ctest runs only *.sh).
+# Lockers are processes that hold a file open and
 # take locks on command (locker.py), driven through a FIFO.
 #
 #   locker NAME PATH          starts one; its answers go to $E2E_TMP/NAME.out
