@@ -524,6 +524,7 @@ Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t*
     log_->error("{}", msg);
     return Status::error(EIO, msg);
   }
+  if (len == 0) return Status::ok();  // `out` may be null for an empty read (an empty chunk's fetch)
   memset(out, 0, len);
   uint64_t end = std::min<uint64_t>(uint64_t{offset} + len, m.length);
   if (offset >= end) return Status::ok();

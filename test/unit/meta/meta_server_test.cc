@@ -305,7 +305,8 @@ TEST_CASE("the RPC services answer over a real connection") {
   renew.initOpenInodes(0);
   CHECK(renew.send().wait(ws).getLeaseMs() == kLeaseMs);
 
-  auto info = meta.clusterInfoRequest().send().wait(ws).getInfo();
+  auto infoResponse = meta.clusterInfoRequest().send().wait(ws);  // keeps the message alive
+  auto info = infoResponse.getInfo();
   CHECK(info.getMetaAddress() == "meta-under-test");
   CHECK(info.getInodes() == 2);
   REQUIRE(info.getSessions().size() == 1);
