@@ -1,6 +1,9 @@
 #include "fuse-client/fs.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <utility>
 
 #include "fuse-client/errors.h"
 
@@ -98,12 +101,38 @@ void Filesystem::invalidateAttrLater(uint64_t ino) {
   }));
 }
 
+namespace {
+// FUSE_NOTIFY_INC_EPOCH (protocol 7.44, Linux 6.16): every cached dentry of the mount is
+// revalidated before its next use. libfuse 3.14 has no call for it, so it is written by hand: a bare
+// fuse_out_header whose error field carries the notify code. Returns 0 or -errno.
+int incrementEpoch(fuse_session* se) {
+  struct {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+  } header = {16, 8 /* FUSE_NOTIFY_INC_EPOCH */, 0};
+  ssize_t n = ::write(fuse_session_fd(se), &header, sizeof header);
+  return n == static_cast<ssize_t>(sizeof header) ? 0 : -errno;
+}
+}  // namespace
+
 kj::Promise<void> Filesystem::invalidateCache(uint64_t ino) {
   if (se_ == nullptr) return kj::READY_NOW;
   fuse_session* se = se_;
-  return loop.offload<int>([se, ino]() { return fuse_lowlevel_notify_inval_inode(se, ino, 0, 0); })
-      .then([this, ino](int rc) {
-        if (rc != 0 && rc != -ENOENT) log->debug("inval_inode {} (data): {}", ino, strerror(-rc));
+  bool epoch = epochSupported_;
+  return loop
+      .offload<std::pair<int, int>>([se, ino, epoch]() {
+        int data = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+        return std::make_pair(data, epoch ? incrementEpoch(se) : 0);
+      })
+      .then([this, ino](std::pair<int, int> rc) {
+        if (rc.first != 0 && rc.first != -ENOENT) log->debug("inval_inode {} (data): {}", ino, strerror(-rc.first));
+        if (rc.second != 0 && epochSupported_) {
+          epochSupported_ = false;
+          log->warn("the kernel refused FUSE_NOTIFY_INC_EPOCH ({}): after a lock is granted, names cached from "
+                    "before may stay stale for up to entry_timeout",
+                    strerror(-rc.second));
+        }
       });
 }
 

@@ -59,9 +59,11 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // Posts an attribute invalidation of `ino` to run later on the loop (never from inside a
   // handler: libfuse forbids notifying from a related request).
   void invalidateAttrLater(uint64_t ino);
-  // Drops the kernel's cached pages and attributes of `ino` and resolves when done (after a lock is
-  // granted: another client may have changed the file while it held the lock). The notification
-  // runs on a worker thread: the kernel may wait for a page that a READ this loop must answer.
+  // Drops the kernel's cached pages and attributes of `ino`, and makes it revalidate every cached
+  // name of the mount (the epoch), and resolves when done: after a lock is granted, another client
+  // may have changed the file, or created, removed or renamed names (sqlite's journal), while it
+  // held the lock. Runs on a worker thread: the kernel may wait for a page that a READ this loop
+  // must answer.
   kj::Promise<void> invalidateCache(uint64_t ino);
 
   // Mutation helpers: `what` names the call in logs.
@@ -79,6 +81,7 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
  private:
   void taskFailed(kj::Exception&& e) override;
   fuse_session* se_ = nullptr;
+  bool epochSupported_ = true;  // until the kernel refuses FUSE_NOTIFY_INC_EPOCH
   kj::TaskSet tasks_;
 };
 

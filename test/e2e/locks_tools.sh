@@ -33,12 +33,23 @@ log "200 locked increments in $((SECONDS - start)) s"
 log "flock -n fails while the other mount holds the lock"
 flock -x "$A/lockfile" -c "flock -n -x '$B/lockfile' true" && fail "flock -n on B succeeded while A held the lock"
 
+log "names another mount changed are seen right after a lock is granted (not after entry_timeout)"
+echo old >"$A/j"
+exec {keep}<"$A/j"        # the old inode stays alive (open) after its name is replaced
+cat "$B/j" >/dev/null     # B caches the name j -> old inode for entry_timeout (1 s)
+rm "$A/j"
+echo new >"$A/j"
+got=$("$PY" -c 'import fcntl, sys; l = open(sys.argv[1], "a"); fcntl.flock(l, fcntl.LOCK_EX); print(open(sys.argv[2]).read().strip())' "$B/lockfile" "$B/j")
+exec {keep}<&-
+[[ "$got" == new ]] || fail "after taking a lock, B read '$got' through its cached name, want 'new'"
+
 log "two sqlite3 processes, one per mount, 1,000 single-row transactions each"
 sqlite3 "$A/db" "PRAGMA journal_mode=DELETE; CREATE TABLE t (who TEXT, n INTEGER);" >/dev/null
 insert() {
   local m=$1 who=$2
   {
     echo ".timeout 60000"
+    echo ".log stderr"
     for i in $(seq 1000); do echo "INSERT INTO t VALUES ('$who', $i);"; done
   } | sqlite3 "$m/db"
 }
