@@ -15,6 +15,9 @@ struct Record {
   std::vector<uint64_t> sessions;
   std::vector<uint64_t> resumes;
   int swallow = 0;  // mutate calls to leave unanswered (a lost reply)
+  int setLocks = 0;             // setLock calls received
+  kj::Timer* timer = nullptr;   // setLock answers after lockDelayMs (a blocked lock)
+  uint32_t lockDelayMs = 0;
 };
 
 class FakeSession final : public rpc::Session::Server {
@@ -30,6 +33,12 @@ class FakeSession final : public rpc::Session::Server {
     }
     context.getResults().initReply().initStatus().setCode(0);
     return kj::READY_NOW;
+  }
+  kj::Promise<void> setLock(SetLockContext context) override {
+    rec_.setLocks++;
+    return rec_.timer->afterDelay(rec_.lockDelayMs * kj::MILLISECONDS).then([context]() mutable {
+      context.getResults().initStatus().setCode(0);
+    });
   }
 
  private:
@@ -169,4 +178,38 @@ TEST_CASE("an interrupt ends a call waiting for an unreachable server with EINTR
   intrRef.fire();
   CHECK(call.wait(loop.waitScope()) == EINTR);
   CHECK(loop.timer().now() - start < 5 * kj::SECONDS);
+}
+
+TEST_CASE("a waiting call (a blocked lock) has no per-attempt deadline; an ordinary call would resend") {
+  EventLoop loop;
+  Record rec;
+  rec.timer = &loop.timer();
+  rec.lockDelayMs = 700;  // longer than the 200 ms rpc timeout
+  rpc::MetaService::Client cap = kj::heap<FakeMeta>(rec);
+  RpcServer server(loop, cap, makeLogger("test"));
+  uint port = server.listen("127.0.0.1:0").wait(loop.waitScope());
+  MetaSession meta(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 10.0},
+                   makeLogger("test"));
+  meta.connect().wait(loop.waitScope());
+  auto send = [](rpc::Session::Client& s) {
+    auto q = s.setLockRequest();
+    q.setWait(true);
+    return q.send();
+  };
+  auto start = loop.timer().now();
+  auto r = meta.callWaiting<rpc::Session::SetLockResults>("lock", kj::Own<Interruptible>(), send)
+               .wait(loop.waitScope());
+  CHECK(r.getStatus().getCode() == 0);
+  CHECK(rec.setLocks == 1);
+  CHECK(loop.timer().now() - start >= 700 * kj::MILLISECONDS);
+
+  // The same with call(): every attempt times out after 200 ms and is sent again, until EIO.
+  rec.setLocks = 0;
+  MetaSession bounded(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 1.0}, makeLogger("test"));
+  bounded.connect().wait(loop.waitScope());
+  int err = bounded.call<rpc::Session::SetLockResults>("lock", kj::Own<Interruptible>(), send)
+                .then([](auto&&) { return 0; }, [](kj::Exception&& e) { return errnoFromException(e); })
+                .wait(loop.waitScope());
+  CHECK(err == EIO);
+  CHECK(rec.setLocks > 1);
 }
