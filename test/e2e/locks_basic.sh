@@ -71,6 +71,24 @@ answer_is a "set u 60 10 -> OK"
 tell a set w 60 10 '#again'
 answer_is a "set w 60 10 #again -> OK"  # nobody was left queued in front of it
 
+log "a waiter killed by SIGKILL leaves the queue: the next waiter gets the lock"
+locker k "$B/f"
+tell k wait w 60 5
+sleep 0.5
+pending k "wait w 60 5"
+kill -KILL "${LOCKER_PID[k]}"
+wait_for 10 "the killed waiter to exit" bash -c "! kill -0 ${LOCKER_PID[k]} 2>/dev/null"
+tell b wait w 60 5 '#after-kill'
+sleep 0.5
+pending b "wait w 60 5 #after-kill"
+tell a set u 60 10 '#k'
+answer_is a "set u 60 10 #k -> OK"
+answer_is b "wait w 60 5 #after-kill -> OK"
+tell b set u 60 5 '#k'
+answer_is b "set u 60 5 #k -> OK"
+tell a set w 60 10 '#k2'
+answer_is a "set w 60 10 #k2 -> OK"
+
 log "a wait that would close a cycle of two owners fails with EDEADLK"
 tell b set w 500 10
 answer_is b "set w 500 10 -> OK"
