@@ -170,6 +170,10 @@ kj::Promise<Status> LockManager::setLock(uint64_t session, InodeId ino, LockRequ
   Status st = checkSession(session);
   if (!st.isOk()) return st;
   req.owner.session = session;
+  if (req.type != LockType::kUnlock && !server_.store().beginRead().exists(Table::kInodes, inoKey(ino))) {
+    // SetLocks would refuse it: never let the table get ahead of the store.
+    return Status::error(ENOENT, "lock on inode " + std::to_string(ino) + ", which does not exist");
+  }
   log_->debug("session {:x}: {} {} lock on inode {} [{}, {}] owner {:x}{}", session, kindName(req.owner.kind),
               typeName(req.type), ino, req.range.start, req.range.end, req.owner.id, req.wait ? " (wait)" : "");
   if (req.wait) {

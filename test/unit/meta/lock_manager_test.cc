@@ -262,3 +262,11 @@ TEST_CASE("restored locks of a session that closed before the restart are releas
   CHECK(s.locks().table().locksOf(s.ino).empty());
   REQUIRE(waitUntil(s.loop, [&] { return !s.stored(); }));
 }
+
+TEST_CASE("a lock on an inode that does not exist fails and leaves no trace") {
+  Server s;
+  uint64_t a = s.session("a");
+  CHECK(s.locks().setLock(a, 999, req(1, LockType::kWrite), 0).wait(s.loop.waitScope()).code() == ENOENT);
+  CHECK(s.locks().table().locksOf(999).empty());
+  CHECK(s.locks().setLock(a, 999, req(1, LockType::kUnlock), 0).wait(s.loop.waitScope()).code() == 0);
+}
