@@ -270,3 +270,12 @@ TEST_CASE("a lock on an inode that does not exist fails and leaves no trace") {
   CHECK(s.locks().table().locksOf(999).empty());
   CHECK(s.locks().setLock(a, 999, req(1, LockType::kUnlock), 0).wait(s.loop.waitScope()).code() == 0);
 }
+
+TEST_CASE("a client cannot send the server-internal SetLocks command") {
+  Server s;
+  uint64_t a = s.session("a");
+  capnp::MallocMessageBuilder msg;
+  auto cmd = msg.initRoot<rpc::Command>();
+  cmd.initSetLocks().setIno(s.ino);
+  CHECK(code(s.server->mutate(a, cmd.asReader()).wait(s.loop.waitScope())) == EPERM);
+}
