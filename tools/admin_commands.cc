@@ -175,7 +175,8 @@ int runSetRepl(const std::string& path, int replicas) {
     sa.setIno(st.st_ino);
     sa.setValid(rpc::SET_REPLICATION);
     sa.setReplication(static_cast<uint8_t>(replicas));
-    auto reply = deadline(loop, req.send()).wait(loop.waitScope()).getReply();
+    auto response = deadline(loop, req.send()).wait(loop.waitScope());  // owns the reply's message
+    auto reply = response.getReply();
     if (reply.getStatus().getCode() != 0) {
       std::cerr << "basalt setrepl: " << path << ": " << strerror(reply.getStatus().getCode()) << " ("
                 << reply.getStatus().getMessage().cStr() << ")\n";
