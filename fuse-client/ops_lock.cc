@@ -45,6 +45,22 @@ struct LockArgs {
   }
 };
 
+// A setLock request for `a` (its wait flag, and `waiter` to cancel a wait by).
+kj::Promise<capnp::Response<rpc::Session::SetLockResults>> sendSetLock(rpc::Session::Client& s, const LockArgs& a,
+                                                                        uint64_t waiter) {
+  auto q = s.setLockRequest();
+  q.setIno(a.ino);
+  q.setOwner(a.owner);
+  q.setKind(a.kind);
+  q.setType(a.type);
+  q.setStart(a.start);
+  q.setEnd(a.end);
+  q.setPid(a.pid);
+  q.setWait(a.wait);
+  q.setWaiter(waiter);
+  return q.send();
+}
+
 // fcntl's (l_start, l_len) as libfuse delivers them (absolute start, l_len 0 = to EOF).
 bool rangeOf(const struct flock& l, uint64_t* start, uint64_t* end) {
   if (l.l_start < 0 || l.l_len < 0) return false;
@@ -87,19 +103,7 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
     return;
   }
   uint64_t waiter = a.wait ? fs.locks.newWaiter() : 0;
-  auto send = [a, waiter](rpc::Session::Client& s) {
-    auto q = s.setLockRequest();
-    q.setIno(a.ino);
-    q.setOwner(a.owner);
-    q.setKind(a.kind);
-    q.setType(a.type);
-    q.setStart(a.start);
-    q.setEnd(a.end);
-    q.setPid(a.pid);
-    q.setWait(a.wait);
-    q.setWaiter(waiter);
-    return q.send();
-  };
+  auto send = [a, waiter](rpc::Session::Client& s) { return sendSetLock(s, a, waiter); };
   using Response = capnp::Response<rpc::Session::SetLockResults>;
   // Commit this client's writes before anyone else can take the lock.
   kj::Promise<void> before = a.type == rpc::LOCK_TYPE_UNLOCK ? fs.io.flush(a.ino, r->cred(), kj::addRef(*r))
@@ -126,16 +130,7 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
                      fs.track(*r, fs.meta
                                       .call<rpc::Session::SetLockResults>(
                                           undo.what(), kj::Own<Interruptible>(),
-                                          [undo](rpc::Session::Client& s) {
-                                            auto q = s.setLockRequest();
-                                            q.setIno(undo.ino);
-                                            q.setOwner(undo.owner);
-                                            q.setKind(undo.kind);
-                                            q.setType(undo.type);
-                                            q.setStart(undo.start);
-                                            q.setEnd(undo.end);
-                                            return q.send();
-                                          })
+                                          [undo](rpc::Session::Client& s) { return sendSetLock(s, undo, 0); })
                                       .ignoreResult());
                      failIfLost(fs, *r, a.ino);
                      return kj::READY_NOW;

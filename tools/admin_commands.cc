@@ -42,27 +42,12 @@ std::string metaAddressOfCluster(const std::string& dirPath) {
 }
 
 std::string metaAddressOfPath(const std::string& path) {
-  std::string abs = absolutePath(path);
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, best, bestSource;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, dev, root, mnt;
-    f >> id >> parent >> dev >> root >> mnt;
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    std::string fstype, source;
-    rest >> fstype >> source;
-    if (fstype != "fuse.basalt" || source.rfind("basalt:", 0) != 0) continue;
-    bool inside = abs == mnt || (abs.rfind(mnt + "/", 0) == 0) || mnt == "/";
-    if (inside && mnt.size() > best.size()) {
-      best = mnt;
-      bestSource = source.substr(7);
-    }
+  auto m = mountContaining(absolutePath(path));
+  if (!m || m->fstype != "fuse.basalt" || m->source.rfind("basalt:", 0) != 0) {
+    std::cerr << "basalt: " << path << " is not inside a Basalt mount\n";
+    return "";
   }
-  if (bestSource.empty()) std::cerr << "basalt: " << path << " is not inside a Basalt mount\n";
-  return bestSource;
+  return m->source.substr(7);
 }
 
 int runVerify(const std::string& metaAddress) {

@@ -104,7 +104,6 @@ std::string stopProcess(int pid, const std::string& programName,
 }
 
 namespace {
-// /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescapeMountField(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -119,20 +118,39 @@ std::string unescapeMountField(const std::string& s) {
 }
 }  // namespace
 
-bool isFuseMounted(const std::string& mountpoint) {
+std::vector<MountEntry> readMounts() {
+  std::vector<MountEntry> mounts;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, mnt;
     fields >> id >> parent >> dev >> root >> mnt;
-    if (unescapeMountField(mnt) != mountpoint) continue;
     auto dash = line.find(" - ");
     if (dash == std::string::npos) continue;
+    MountEntry m;
+    m.mountpoint = unescapeMountField(mnt);
     std::istringstream rest(line.substr(dash + 3));
-    std::string fstype;
-    rest >> fstype;
-    if (fstype.rfind("fuse", 0) == 0) return true;
+    rest >> m.fstype >> m.source;
+    mounts.push_back(std::move(m));
+  }
+  return mounts;
+}
+
+std::optional<MountEntry> mountContaining(const std::string& path) {
+  std::optional<MountEntry> best;
+  for (auto& m : readMounts()) {
+    bool under = path == m.mountpoint || m.mountpoint == "/" ||
+                 (path.rfind(m.mountpoint, 0) == 0 && path.size() > m.mountpoint.size() &&
+                  path[m.mountpoint.size()] == '/');
+    if (under && (!best || m.mountpoint.size() >= best->mountpoint.size())) best = m;
+  }
+  return best;
+}
+
+bool isFuseMounted(const std::string& mountpoint) {
+  for (const auto& m : readMounts()) {
+    if (m.mountpoint == mountpoint && m.fstype.rfind("fuse", 0) == 0) return true;
   }
   return false;
 }

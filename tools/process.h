@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,16 @@ bool childAlive(int pid);
 
 // SIGTERM, wait up to `grace`, then SIGKILL. Returns a description of what happened.
 std::string stopProcess(int pid, const std::string& programName, std::chrono::milliseconds grace);
+
+// One line of /proc/self/mountinfo.
+struct MountEntry {
+  std::string mountpoint;  // unescaped (mountinfo writes space, tab, newline, backslash as \ooo)
+  std::string fstype;      // e.g. "ext4", "fuse.basalt"
+  std::string source;      // e.g. "/dev/vda", "basalt:127.0.0.1:7000"
+};
+std::vector<MountEntry> readMounts();
+// The innermost mount holding `absolutePath` (the longest mountpoint that is a prefix of it).
+std::optional<MountEntry> mountContaining(const std::string& absolutePath);
 
 // True if `mountpoint` (absolute) is a mount point of a FUSE filesystem right now.
 bool isFuseMounted(const std::string& mountpoint);

@@ -27,19 +27,6 @@ std::string field(const std::string& path, const std::string& key) {
   return "";
 }
 
-std::string unescapeMountField(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string readLoadAverage() {
@@ -62,23 +49,8 @@ MachineInfo readMachineInfo() {
 }
 
 std::string filesystemType(const std::string& pathArg) {
-  std::string path = absolutePath(pathArg);
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, best, bestType;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mnt;
-    fields >> id >> parent >> dev >> root >> mnt;
-    mnt = unescapeMountField(mnt);
-    bool under = path == mnt || mnt == "/" ||
-                 (path.rfind(mnt, 0) == 0 && path.size() > mnt.size() && path[mnt.size()] == '/');
-    auto dash = line.find(" - ");
-    if (!under || dash == std::string::npos || mnt.size() < best.size()) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    best = mnt;
-    rest >> bestType;
-  }
-  return bestType;
+  auto m = mountContaining(absolutePath(pathArg));
+  return m ? m->fstype : "";
 }
 
 }  // namespace basalt::tools::bench
