@@ -550,7 +550,7 @@ void ChunkServer::pumpForwards(uint64_t id) {
 }
 
 kj::Promise<InfoResult> ChunkServer::assign(uint64_t id, uint64_t version, std::vector<Replica> replicas,
-                                            uint32_t primary, uint32_t leaseMs) {
+                                            uint32_t primary, uint32_t leaseMs, bool fresh) {
   if (stopping_) return InfoResult{Status::error(ESHUTDOWN, name() + " is shutting down"), {}, nullptr};
   auto self = std::find_if(replicas.begin(), replicas.end(), [this](const Replica& r) { return isSelf(r); });
   if (self == replicas.end() || primary >= replicas.size()) {
@@ -580,11 +580,21 @@ kj::Promise<InfoResult> ChunkServer::assign(uint64_t id, uint64_t version, std::
     log_->info("{}: assigned as {} (was {}), {} replicas", chunkName(id, version),
                asPrimary ? "primary" : "backup", c.exists ? "v" + std::to_string(c.version) : "absent",
                replicas.size());
-    ChunkState state = asPrimary ? (c.exists ? c.state : ChunkState::kOk) : ChunkState::kSyncing;
+    // A fresh chunk has no data anywhere: a backup has nothing to wait for.
+    bool startsOk = asPrimary || (fresh && !c.exists);
+    ChunkState state = startsOk ? (c.exists ? c.state : ChunkState::kOk) : ChunkState::kSyncing;
+    bool nothingToInstall = fresh && !c.exists;
     c.exists = true;
     c.version = version;
     c.state = state;
     c.caughtUp = false;
+    if (asPrimary && nothingToInstall) {
+      // What catchUpBackups would set after installing an empty chunk on every backup.
+      c.logVersion = version;
+      c.logBackups = backupsOf(c);
+      c.lastSeq = 0;
+      c.caughtUp = true;
+    }
     if (!asPrimary) {
       // A backup's log restarts at the new version; forwards of older versions fail.
       c.logVersion = version;

@@ -104,9 +104,10 @@ class ChunkServer {
   // Primary -> backup: op number `seq` of the chunk's log, sent at the primary's `version`.
   kj::Promise<Status> forward(uint64_t id, uint64_t version, uint64_t seq, Op op);
   // Metadata server -> replica: version, replica set, primary and lease. On the primary of a new
-  // version it answers after every backup was brought to the primary's state (install).
+  // version it answers after every backup was brought to the primary's state (install), unless
+  // `fresh` (a just-allocated chunk that no replica holds data of: nothing to install).
   kj::Promise<InfoResult> assign(uint64_t id, uint64_t version, std::vector<Replica> replicas,
-                                 uint32_t primary, uint32_t leaseMs);
+                                 uint32_t primary, uint32_t leaseMs, bool fresh = false);
   kj::Promise<Status> remove(uint64_t id);
   kj::Promise<InfoResult> fetch(uint64_t id, uint64_t version);
   kj::Promise<Status> install(uint64_t id, uint64_t version, Bytes data);

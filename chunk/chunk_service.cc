@@ -64,7 +64,7 @@ kj::Promise<void> ChunkServiceImpl::assign(AssignContext context) {
   for (auto r : p.getReplicas()) replicas.push_back(Replica{r.getId(), r.getAddress()});
   return server_
       .assign(p.getChunk().getId(), p.getChunk().getVersion(), std::move(replicas), p.getPrimary(),
-              p.getLeaseMs())
+              p.getLeaseMs(), p.getFresh())
       .then([context](InfoResult r) mutable {
         auto res = context.getResults();
         r.status.toWire(res.initStatus());

@@ -1,5 +1,7 @@
 #include "fuse-client/fs.h"
 
+#include "fuse-client/cache_watcher.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,6 +136,64 @@ kj::Promise<void> Filesystem::invalidateCache(uint64_t ino) {
                     strerror(-rc.second));
         }
       });
+}
+
+void Filesystem::watchCaches(rpc::Session::Client session, bool reconnected) {
+  auto req = session.watchRequest();
+  req.setWatcher(kj::heap<CacheWatcherImpl>(*this));
+  auto sent = req.send().then(
+      [this](capnp::Response<rpc::Session::WatchResults>&& r) {
+        if (r.getStatus().getCode() != 0) {
+          log->warn("the metadata server refused this mount's cache watcher: {}; other clients' "
+                    "changes show after attr_timeout/entry_timeout",
+                    r.getStatus().getMessage().cStr());
+        }
+      },
+      [this](kj::Exception&& e) { log->debug("watch: {}", e.getDescription().cStr()); });
+  if (reconnected) {
+    // Whatever changed while this mount was away was not pushed: forget it all (after the watcher
+    // is registered, so nothing falls between the two).
+    sent = sent.then([this]() { return dropAllCaches(); });
+  }
+  tasks_.add(kj::mv(sent));
+}
+
+kj::Promise<void> Filesystem::dropCaches(CacheDrop drop) {
+  for (uint64_t ino : drop.data) io.fileChanged(ino);
+  if (se_ == nullptr) return kj::READY_NOW;
+  fuse_session* se = se_;
+  auto shared = std::make_shared<CacheDrop>(std::move(drop));
+  return loop
+      .offload<int>([se, shared]() {
+        int failures = 0;
+        auto count = [&failures](int rc) {
+          if (rc != 0 && rc != -ENOENT) ++failures;
+        };
+        for (uint64_t ino : shared->data) count(fuse_lowlevel_notify_inval_inode(se, ino, 0, 0));
+        for (uint64_t ino : shared->inodes) count(fuse_lowlevel_notify_inval_inode(se, ino, -1, 0));
+        for (auto& [parent, name] : shared->entries) {
+          count(fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size()));
+        }
+        return failures;
+      })
+      .then([this](int failures) {
+        if (failures != 0) log->debug("{} cache invalidations failed", failures);
+      });
+}
+
+kj::Promise<void> Filesystem::dropAllCaches() {
+  CacheDrop drop;
+  drop.data = inodes.all();
+  for (uint64_t ino : drop.data) io.fileChanged(ino);
+  if (se_ == nullptr) return kj::READY_NOW;
+  fuse_session* se = se_;
+  bool epoch = epochSupported_;
+  auto shared = std::make_shared<CacheDrop>(std::move(drop));
+  log->info("dropping every cached attribute, page and name ({} inodes)", shared->data.size());
+  return loop.offload<int>([se, shared, epoch]() {
+    for (uint64_t ino : shared->data) fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+    return epoch ? incrementEpoch(se) : 0;
+  }).ignoreResult();
 }
 
 kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(

@@ -11,6 +11,8 @@
 #include <kj/async.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fuse-client/file_io.h"
 #include "fuse-client/inode_table.h"
@@ -23,6 +25,12 @@
 #include "server/log.h"
 
 namespace basalt::client {
+
+// What another client changed (CacheWatcher.invalidate): attributes, contents, names.
+struct CacheDrop {
+  std::vector<uint64_t> inodes, data;
+  std::vector<std::pair<uint64_t, std::string>> entries;
+};
 
 class Filesystem final : public kj::TaskSet::ErrorHandler {
  public:
@@ -65,6 +73,15 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // held the lock. Runs on a worker thread: the kernel may wait for a page that a READ this loop
   // must answer.
   kj::Promise<void> invalidateCache(uint64_t ino);
+
+  // Registers this mount's cache watcher with `session` (every new session); after a reconnect
+  // also drops every cache, since changes made meanwhile were not pushed.
+  void watchCaches(rpc::Session::Client session, bool reconnected);
+  // Drops what another client changed from the kernel's caches and ours; resolves when done. Runs
+  // the notifications on a worker thread (see invalidateCache).
+  kj::Promise<void> dropCaches(CacheDrop drop);
+  // Drops the kernel's attributes and pages of every inode it knows, and every cached name.
+  kj::Promise<void> dropAllCaches();
 
   // Mutation helpers: `what` names the call in logs.
   kj::Promise<capnp::Response<rpc::Session::MutateResults>> mutate(

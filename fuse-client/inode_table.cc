@@ -87,4 +87,11 @@ std::vector<uint64_t> InodeTable::openInodes() const {
   return out;
 }
 
+std::vector<uint64_t> InodeTable::all() const {
+  std::vector<uint64_t> out;
+  out.reserve(inodes_.size());
+  for (const auto& kv : inodes_) out.push_back(kv.first);
+  return out;
+}
+
 }  // namespace basalt::client

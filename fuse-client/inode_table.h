@@ -65,6 +65,8 @@ class InodeTable {
   const InodeInfo* find(uint64_t ino) const;
   uint64_t lookupCount(uint64_t ino) const;
   size_t size() const { return inodes_.size(); }
+  // Every inode the kernel knows of.
+  std::vector<uint64_t> all() const;
   // Inodes with at least one open handle (re-declared to the metadata server on renew).
   std::vector<uint64_t> openInodes() const;
 

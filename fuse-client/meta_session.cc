@@ -83,8 +83,10 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
           log_->info("session {} opened on metadata server {} (lease {} ms)", id, config_.address,
                      leaseMs_);
         }
+        bool reconnected = lost_;
         lost_ = false;
         reconnectAttempt_ = 0;
+        if (onSession_) onSession_(*session_, reconnected);
         sessionId_ = id;
         uint64_t gen = generation_;
         disconnectWatch_ = rpc_.onDisconnect()

@@ -53,6 +53,14 @@ class MetaSession {
   // Starts the renew heartbeat; `openInodes` lists the inodes with open handles.
   void startHeartbeat(std::function<std::vector<uint64_t>()> openInodes);
 
+  // Called with every newly opened (or resumed) session after this call, with `reconnected` true
+  // after a lost connection: where the mount registers its cache watcher.
+  // Also called at once for the session open now, if any.
+  void onSession(std::function<void(rpc::Session::Client session, bool reconnected)> fn) {
+    onSession_ = std::move(fn);
+    if (session_.get() != nullptr) onSession_(*session_, false);
+  }
+
   // Runs `fn(Session::Client&)`, which must send one RPC whose results are `R`, with retries as
   // described above. `what` names the call in log lines ("mkdir 1/foo"). `intr` (may be null) can
   // cut a retry wait short. Fails with an errnoException (EIO when unreachable, EINTR).
@@ -110,6 +118,7 @@ class MetaSession {
   uint64_t lastSeq_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> connecting_;
   bool lost_ = false;                      // a connection was lost and not re-established yet
+  std::function<void(rpc::Session::Client, bool)> onSession_;
   unsigned reconnectAttempt_ = 0;
   std::function<std::vector<uint64_t>()> openInodes_;
   kj::Own<kj::PromiseFulfiller<void>> wakeHeartbeat_;

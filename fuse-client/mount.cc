@@ -80,6 +80,7 @@ int runMount(const MountOptions& opts) {
   log->info("mounted {} on {} (session {})", opts.metaAddress, opts.mountpoint, meta.sessionId());
 
   meta.startHeartbeat([&inodes]() { return inodes.openInodes(); });
+  meta.onSession([&fs](rpc::Session::Client s, bool reconnected) { fs.watchCaches(kj::mv(s), reconnected); });
   int exitCode = 0;
   {
     FuseChannel channel(loop, se, log);

@@ -94,7 +94,7 @@ Status applyOption(const std::string& opt, MountOptions* o) {
 
 const char* mountUsage() {
   return "usage: basalt-mount HOST:PORT MOUNTPOINT [-o opt[,opt...]] [-f] [-d]\n"
-         "  Basalt options: attr_timeout=SEC entry_timeout=SEC (default 1.0), timeout=SEC (total\n"
+         "  Basalt options: attr_timeout=SEC entry_timeout=SEC (default 60), timeout=SEC (total\n"
          "  deadline while servers are unreachable, default 60), rpc_timeout_ms=MS (per attempt,\n"
          "  default 5000), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576).\n"
          "  FUSE options pass through: allow_other, ro, debug, default_permissions, fsname=...\n"

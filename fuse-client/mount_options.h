@@ -19,8 +19,10 @@ struct MountOptions {
   std::string mountpoint;
   bool foreground = false;        // -f (and -d): do not daemonize
   bool showHelp = false;          // -h / --help
-  double attrTimeout = 1.0;       // attr_timeout=SEC
-  double entryTimeout = 1.0;      // entry_timeout=SEC
+  // Long: the metadata server pushes other clients' changes (cache_watcher.h), and open always
+  // asks the server. The timeouts bound staleness only while the push channel is down.
+  double attrTimeout = 60.0;      // attr_timeout=SEC
+  double entryTimeout = 60.0;     // entry_timeout=SEC
   double timeoutSec = 60.0;       // timeout=SEC: total deadline of a call while servers are unreachable
   uint32_t rpcTimeoutMs = 5000;   // rpc_timeout_ms=MS: deadline of one attempt
   uint32_t maxWrite = 1u << 20;   // max_write=BYTES (also passed to libfuse)

@@ -21,6 +21,7 @@ MetaServer::MetaServer(EventLoop& loop, Store& store, Clock& clock, CapacitySour
       log_(std::move(log)),
       options_(options),
       committer_(loop, store, log_),
+      watchers_(log_),
       startedAt_(loop.timer().now()) {
   errorHandler_ = kj::heap<TaskLogger>(log_);
   tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
@@ -57,11 +58,18 @@ void MetaServer::start() {
   log_->info("metadata store {} open: next inode {}, {} sessions to resume, {} orphans, {} inodes with locks",
              store_.dir(), nextIno_, sessions_.size(), orphans_.size(), lockedInodes);
   tasks_->add(watchLeases());
-  tasks_->add(loop_.timer().afterDelay(options_.leaseMs * kj::MILLISECONDS).then([this]() {
+  if (sessions_.empty()) {
+    // Nobody can come back to re-declare open files: no grace period.
     graceOver_ = true;
     std::vector<uint64_t> all(orphans_.begin(), orphans_.end());
     for (uint64_t ino : all) maybeReclaim(ino);
-  }));
+  } else {
+    tasks_->add(loop_.timer().afterDelay(options_.leaseMs * kj::MILLISECONDS).then([this]() {
+      graceOver_ = true;
+      std::vector<uint64_t> all(orphans_.begin(), orphans_.end());
+      for (uint64_t ino : all) maybeReclaim(ino);
+    }));
+  }
 }
 
 uint64_t MetaServer::newSessionId() {
@@ -111,6 +119,12 @@ kj::Promise<Result<SessionGrant>> MetaServer::openSession(std::string clientName
     log_->info("session {:x} opened for {}", id, clientName);
     return SessionGrant{id, options_.leaseMs};
   });
+}
+
+Status MetaServer::watch(uint64_t session, rpc::CacheWatcher::Client watcher) {
+  Status st = touch(session);
+  if (st.isOk()) watchers_.watch(session, kj::mv(watcher));
+  return st;
 }
 
 Status MetaServer::touch(uint64_t session) {
@@ -272,6 +286,7 @@ void MetaServer::maybeReclaim(uint64_t ino) {
 void MetaServer::afterCommit(rpc::Command::Reader cmd, Applied& applied) {
   if (applied.effects.replayed) return;
   auto reply = applied.reply();
+  if (cmd.getSession() != 0) watchers_.changed(cmd.getSession(), cacheChangesOf(cmd, reply));
   if (cmd.isCreate() && reply.getStatus().getCode() == 0 && reply.getHandle() != 0) {
     auto s = sessions_.find(cmd.getSession());
     if (s != sessions_.end() && !s->second.closing) {
@@ -295,6 +310,7 @@ void MetaServer::closeSession(uint64_t id, const char* why) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second.closing) return;
   it->second.closing = true;
+  watchers_.forget(id);
   log_->info("session {:x} ({}) {}: closing, {} open handles released", id, it->second.clientName, why,
              it->second.handles.size());
   tasks_->add(locks_->releaseSession(id));

@@ -27,6 +27,7 @@
 #include "meta/locks/lock_manager.h"
 #include "meta/perm.h"
 #include "meta/store.h"
+#include "meta/cache_watchers.h"
 #include "server/clock.h"
 #include "server/event_loop.h"
 #include "server/log.h"
@@ -66,6 +67,8 @@ class MetaServer {
 
   // Sessions. resume = an id held before: kept when the session still exists, else a new one.
   kj::Promise<Result<SessionGrant>> openSession(std::string clientName, uint64_t resume);
+  // Where `session` hears of other sessions' changes from now on (cache_watchers.h).
+  Status watch(uint64_t session, rpc::CacheWatcher::Client watcher);
   // Renews the lease; `openInodes` replaces the inodes this session declares open (see above).
   Result<uint32_t> renew(uint64_t session, const std::vector<uint64_t>& openInodes);
   // ESTALE when the session is unknown or expired; also counts as activity (extends the lease).
@@ -128,6 +131,7 @@ class MetaServer {
   Logger log_;
   MetaOptions options_;
   Committer committer_;
+  CacheWatchers watchers_;
   kj::TimePoint startedAt_;
   uint64_t nextIno_ = 0;
   uint64_t generation_ = 0;

@@ -340,4 +340,12 @@ kj::Promise<void> SessionImpl::releaseLocks(ReleaseLocksContext context) {
   });
 }
 
+kj::Promise<void> SessionImpl::watch(WatchContext context) {
+  auto p = context.getParams();
+  Status st = p.hasWatcher() ? server_.watch(id_, p.getWatcher())
+                             : Status::error(EINVAL, "watch without a watcher");
+  st.toWire(context.getResults().initStatus());
+  return kj::READY_NOW;
+}
+
 }  // namespace basalt::meta

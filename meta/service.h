@@ -52,6 +52,7 @@ class SessionImpl final : public rpc::Session::Server {
   kj::Promise<void> getLock(GetLockContext context) override;
   kj::Promise<void> cancelLock(CancelLockContext context) override;
   kj::Promise<void> releaseLocks(ReleaseLocksContext context) override;
+  kj::Promise<void> watch(WatchContext context) override;
 
  private:
   MetaServer& server_;

@@ -299,6 +299,11 @@ interface Session {
   # Drops every lock the owner holds on `ino` (close(2) for POSIX owners; the last close of an open
   # file description for OFD and flock owners).
   releaseLocks @16 (ino :UInt64, owner :UInt64, kind :UInt8) -> (status :Status);
+
+  # From now on, this session hears of other sessions' changes through `watcher` (replacing any
+  # earlier one). Changes made while a session had no working watcher are not replayed: a mount
+  # registers again after every reconnect and then drops all its caches.
+  watch @17 (watcher :CacheWatcher) -> (status :Status);
 }
 
 # Lock kinds and types of Session.setLock/getLock/releaseLocks.
@@ -308,6 +313,19 @@ const lockKindFlock :UInt8 = 2;
 const lockTypeUnlock :UInt8 = 0;
 const lockTypeRead :UInt8 = 1;
 const lockTypeWrite :UInt8 = 2;
+
+# Metadata server -> mount: what other sessions changed, after it is durable, so the mount drops it
+# from its caches (the kernel's attribute, name and page caches) and may keep them for long.
+# `inodes`: attributes changed; `data`: the file's contents or size changed too (drop cached
+# pages); `entries`: names created, removed or renamed (negative entries included).
+interface CacheWatcher {
+  invalidate @0 (inodes :List(UInt64), data :List(UInt64), entries :List(EntryName)) -> ();
+}
+
+struct EntryName {
+  parent @0 :UInt64;
+  name @1 :Text;
+}
 
 interface MetaService {
   # A mount's first call. `resume` = a session id this client held before (after a reconnect), or 0.

@@ -617,7 +617,9 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     if (!st.isOk()) return Result<Layout>(st);
     uint32_t idx = std::find(n.replicas.begin(), n.replicas.end(), primary) - n.replicas.begin();
     auto failed = std::make_shared<std::vector<uint32_t>>();
-    return assignAll(n, idx, *failed).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
+    // A just-allocated chunk (never bumped) holds no data anywhere: every replica at once.
+    bool parallel = fresh && n.version == 1;
+    return assignAll(n, idx, *failed, parallel).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
                                            -> kj::Promise<Result<Layout>> {
       auto now = loop_.timer().now();
       if (!st.isOk()) {
@@ -678,22 +680,23 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
   });
 }
 
-kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut) {
+kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut,
+                                            bool fresh) {
   // The primary first: it brings every backup to its state (install) before it answers. Only then
   // the backups, which merely learn their role. A backup told of a new version before its primary
   // has the data waits for it ("syncing") and may not become primary itself, so assigning them
-  // first would strand a chunk whose new primary turns out to be dead.
+  // first would strand a chunk whose new primary turns out to be dead. A fresh chunk has no data
+  // to bring over: all at once (if its primary fails, the chunk is replaced by a new id anyway).
   auto failed = &failedOut;
   std::string name = chunkName(e.id, e.version);
   uint32_t primaryId = e.replicas[primaryIndex];
-  return assignOne(e, primaryIndex, primaryIndex).then([this, e, primaryId, failed, name](Status primary) -> kj::Promise<Status> {
-    if (!primary.isOk()) return primary;
+  auto assignBackups = [this, e, primaryId, failed, name, fresh]() {
     kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
     uint32_t p = std::find(e.replicas.begin(), e.replicas.end(), primaryId) - e.replicas.begin();
     for (uint32_t i = 0; i < e.replicas.size(); ++i) {
       if (i == p) continue;
       uint32_t id = e.replicas[i];
-      calls.add(assignOne(e, i, p).then([id](Status st) { return std::make_pair(id, st); }));
+      calls.add(assignOne(e, i, p, fresh).then([id](Status st) { return std::make_pair(id, st); }));
     }
     return kj::joinPromises(calls.releaseAsArray())
         .then([this, failed, name](kj::Array<std::pair<uint32_t, Status>> results) {
@@ -704,10 +707,22 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
           }
           return Status::ok();
         });
+  };
+  if (fresh) {
+    auto backups = assignBackups();
+    return assignOne(e, primaryIndex, primaryIndex, true)
+        .then([backups = kj::mv(backups)](Status primary) mutable -> kj::Promise<Status> {
+          if (!primary.isOk()) return primary;
+          return kj::mv(backups);
+        });
+  }
+  return assignOne(e, primaryIndex, primaryIndex).then([assignBackups](Status primary) -> kj::Promise<Status> {
+    if (!primary.isOk()) return primary;
+    return assignBackups();
   });
 }
 
-kj::Promise<Status> ChunkManager::assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex) {
+kj::Promise<Status> ChunkManager::assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex, bool fresh) {
   uint32_t id = e.replicas[index];
   auto it = servers_.find(id);
   rpc::ChunkService::Client* service = nullptr;
@@ -726,6 +741,7 @@ kj::Promise<Status> ChunkManager::assignOne(const Entry& e, uint32_t index, uint
   }
   req.setPrimary(primaryIndex);
   req.setLeaseMs(options_.leaseMs);
+  req.setFresh(fresh);
   std::string addr = it->second.address;
   return loop_.timer()
       .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())

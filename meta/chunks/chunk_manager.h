@@ -139,10 +139,12 @@ class ChunkManager final : public CapacitySource {
   kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
                                       bool fresh = false);
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
+  // `fresh`: a just-allocated chunk that no replica holds data of; assigned everywhere at once.
   kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
-                                std::vector<uint32_t>& failed);
+                                std::vector<uint32_t>& failed, bool fresh = false);
   // assign to replica `index` of `e`, naming replica `primaryIndex` the primary.
-  kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex);
+  kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex,
+                                bool fresh = false);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);
   // Runs `fn` after every earlier task queued for the same chunk (one change of a chunk at a time).
   kj::Promise<Result<Layout>> serialized(uint64_t key, kj::Function<kj::Promise<Result<Layout>>()> fn);

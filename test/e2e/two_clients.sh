@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two mounts of one cluster: close-to-open consistency (data, size and mtime written and closed on
 # one client are seen by an open on the other), and an open file unlinked by the other client stays
-# readable and writable until its last close, then is reclaimed.
+# readable and writable until its last close, then is reclaimed. Caches: the kernel keeps attributes
+# and names for attr_timeout/entry_timeout (60 s), so what one client changes must reach the other's
+# caches by the metadata server's push, well before that.
 source "$(dirname "$0")/lib.sh"
 start_cluster --chunks 3 --replicas 2
 A=$MNT
@@ -13,8 +15,8 @@ cp "$E2E_TMP/data" "$A/shared"
 cmp "$E2E_TMP/data" "$B/shared" || fail "client B does not read what client A wrote and closed"
 touch -d "2022-02-02 02:02:02" "$A/shared"
 echo tail >>"$A/shared"
-sleep 1.2  # attribute caches last 1 s (attr_timeout): after that, B must see A's change
-[[ $(stat -c %s "$B/shared") == 3000005 ]] || fail "client B sees size $(stat -c %s "$B/shared"), want 3000005"
+# B has the attributes cached for 60 s: only the pushed invalidation can show it the change.
+wait_for 3 "client B to see A's append in stat" eval '[[ $(stat -c %s "$B/shared") == 3000005 ]]'
 [[ "$(tail -c 5 "$B/shared")" == tail ]] || fail "client B does not see the appended data"
 
 log "open on A, unlinked on B"
@@ -25,12 +27,27 @@ echo "still here" >"$A/doomed"
 exec {fd}<>"$A/doomed"
 rm "$B/doomed"
 [[ ! -e "$B/doomed" ]] || fail "the name is still visible on B after rm"
-sleep 1.2
-[[ ! -e "$A/doomed" ]] || fail "the name is still visible on A after rm on B"
+wait_for 3 "A to drop the name removed on B" eval '[[ ! -e "$A/doomed" ]]'
 [[ "$(cat <&$fd)" == "still here" ]] || fail "the open file is not readable after unlink by another client"
 echo "more" >&$fd
 [[ $(inodes) == $((before + 1)) ]] || fail "the unlinked file was reclaimed while still open"
 exec {fd}>&-
 reclaimed() { [[ $(inodes) == "$before" ]]; }
 wait_for 10 "the unlinked file to be reclaimed after its last close" reclaimed
+log "pushed invalidations: names, attributes and data cached on B follow A's changes"
+mkdir "$A/watch"
+echo one >"$A/watch/f"
+ls -l "$B/watch" >/dev/null; stat "$B/watch/f" >/dev/null; cat "$B/watch/f" >/dev/null  # cache all
+chmod 600 "$A/watch/f"
+wait_for 3 "B to see the chmod" eval '[[ $(stat -c %a "$B/watch/f") == 600 ]]'
+mv "$A/watch/f" "$A/watch/g"
+wait_for 3 "B to see the rename" eval '[[ ! -e "$B/watch/f" && -e "$B/watch/g" ]]'
+echo "two two" >"$A/watch/g"
+wait_for 3 "B to see the new size" eval '[[ $(stat -c %s "$B/watch/g") == 8 ]]'
+[[ "$(cat "$B/watch/g")" == "two two" ]] || fail "B reads stale data after A rewrote the file"
+touch "$A/watch/h"
+wait_for 3 "B to see the new name" eval '[[ -e "$B/watch/h" ]]'
+rm "$A/watch/h"
+wait_for 3 "B to lose the removed name" eval '[[ ! -e "$B/watch/h" ]]'
+
 log "ok"

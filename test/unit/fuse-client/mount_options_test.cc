@@ -13,14 +13,14 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("defaults: fsname and subtype are set, timeouts are 1 s, deadline 60 s") {
+TEST_CASE("defaults: fsname and subtype are set, cache timeouts 60 s (changes are pushed), deadline 60 s") {
   auto r = parseMountArgs({"127.0.0.1:7000", "/mnt/b"}, false, "host");
   REQUIRE(r.isOk());
   CHECK(r->metaAddress == "127.0.0.1:7000");
   CHECK(r->mountpoint == "/mnt/b");
   CHECK_FALSE(r->foreground);
-  CHECK(r->attrTimeout == 1.0);
-  CHECK(r->entryTimeout == 1.0);
+  CHECK(r->attrTimeout == 60.0);
+  CHECK(r->entryTimeout == 60.0);
   CHECK(r->timeoutSec == 60.0);
   CHECK(r->rpcTimeoutMs == 5000);
   CHECK(r->clientName == "host:/mnt/b");
