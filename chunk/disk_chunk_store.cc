@@ -17,6 +17,7 @@ namespace {
 
 constexpr uint8_t kIndexFormat = 1;
 constexpr size_t kIndexValueSize = 16;
+constexpr size_t kWritebackMin = 256 * 1024;  // writes at least this large start their writeback
 
 uint64_t blocksFor(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
 
@@ -414,6 +415,9 @@ Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, 
 
   ssize_t n = io_->pwrite(f->data, data, len, offset);
   if (n < 0) return damage(m, ioError(m, "write", static_cast<int>(-n)));
+  // Large writes are sequential streams: start them on their way to disk now, so that the
+  // writer's fsync does not find the whole stream still in memory.
+  if (len >= kWritebackMin) io_->startWriteback(f->data, static_cast<off_t>(offset), static_cast<off_t>(len));
   st = writeCrcs(m, *f, crcFirst, crcs);
   if (!st.isOk()) return damage(m, st);
   if (end > m.length) {

@@ -38,4 +38,8 @@ int PosixFileIo::ftruncate(int fd, off_t len) { return ::ftruncate(fd, len) == 0
 
 int PosixFileIo::fsync(int fd) { return ::fsync(fd) == 0 ? 0 : -errno; }
 
+void PosixFileIo::startWriteback(int fd, off_t offset, off_t len) {
+  (void)::sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE);  // a hint; fsync still decides
+}
+
 }  // namespace basalt::chunk

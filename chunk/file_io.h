@@ -17,6 +17,9 @@ class FileIo {
   virtual int fallocate(int fd, int mode, off_t offset, off_t len) = 0;
   virtual int ftruncate(int fd, off_t len) = 0;
   virtual int fsync(int fd) = 0;
+  // Starts writing [offset, offset + len) to disk without waiting (a hint: large sequential writes
+  // then stream to disk instead of piling up for the next fsync).
+  virtual void startWriteback(int, off_t, off_t) {}
 };
 
 class PosixFileIo : public FileIo {
@@ -27,6 +30,7 @@ class PosixFileIo : public FileIo {
   int fallocate(int fd, int mode, off_t offset, off_t len) override;
   int ftruncate(int fd, off_t len) override;
   int fsync(int fd) override;
+  void startWriteback(int fd, off_t offset, off_t len) override;
 };
 
 }  // namespace basalt::chunk

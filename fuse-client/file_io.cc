@@ -38,7 +38,19 @@ struct FileIo::Op {
 
 FileIo::FileIo(EventLoop& loop, MetaSession& meta, ChunkPool& pool, InodeTable& inodes,
                IoConfig config, Logger log)
-    : loop_(loop), meta_(meta), pool_(pool), inodes_(inodes), config_(config), log_(std::move(log)) {}
+    : loop_(loop),
+      meta_(meta),
+      pool_(pool),
+      inodes_(inodes),
+      config_(config),
+      log_(std::move(log)),
+      readahead_(config.readAheadBytes, [this](uint64_t ino, uint64_t offset, size_t size) {
+        // Like a read: after this client's in-flight writes to the range (a write queued later
+        // drops the file's segments).
+        return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
+          return readSettled(ino, offset, size, kj::Own<Interruptible>());
+        });
+      }) {}
 
 std::shared_ptr<FileIo::Op> FileIo::newOp(uint64_t ino, std::string what,
                                           kj::Own<Interruptible> intr) {
@@ -50,9 +62,16 @@ std::shared_ptr<FileIo::Op> FileIo::newOp(uint64_t ino, std::string what,
 }
 
 uint64_t FileIo::uncommittedEnd(uint64_t ino) const {
+  uint64_t end = 0;
   auto it = dirty_.find(ino);
-  if (it == dirty_.end()) return 0;
-  return std::max(it->second.pending ? it->second.end : 0, it->second.committing);
+  if (it != dirty_.end()) end = std::max(it->second.pending ? it->second.end : 0, it->second.committing);
+  auto b = behind_.find(ino);
+  if (b != behind_.end()) {
+    for (const auto& [n, w] : b->second.writes) {
+      if (!w.finished) end = std::max(end, w.end);
+    }
+  }
+  return end;
 }
 
 void FileIo::noteTruncate(uint64_t ino, uint64_t size) {
@@ -61,13 +80,17 @@ void FileIo::noteTruncate(uint64_t ino, uint64_t size) {
     it->second.end = std::min(it->second.end, size);
     it->second.committing = std::min(it->second.committing, size);
   }
+  readahead_.drop(ino);
   const InodeInfo* info = inodes_.find(ino);
   uint32_t chunkSize = info && info->attr.chunkSize ? info->attr.chunkSize : kDefaultChunkSize;
   // The chunk holding the new end changed length too; everything after it may be gone.
   layouts_.invalidateFrom(ino, static_cast<uint32_t>(size / chunkSize));
 }
 
-void FileIo::forgetInode(uint64_t ino) { layouts_.invalidateInode(ino); }
+void FileIo::forgetInode(uint64_t ino) {
+  layouts_.invalidateInode(ino);
+  readahead_.drop(ino);
+}
 
 void FileIo::maybeEraseDirty(uint64_t ino) {
   auto it = dirty_.find(ino);
@@ -134,6 +157,22 @@ kj::Promise<void> FileIo::backoffOrFail(std::shared_ptr<Op> op, unsigned attempt
 
 kj::Promise<kj::Array<kj::byte>> FileIo::read(uint64_t ino, uint64_t offset, size_t size,
                                               kj::Own<Interruptible> intr) {
+  if (busy(ino, offset, offset + size)) {
+    // Reads see this client's writes: wait for the in-flight ones they overlap (and for any that
+    // were queued meanwhile).
+    auto shared = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+    return settled(ino, offset, offset + size).then([this, ino, offset, size, shared]() {
+      return read(ino, offset, size, kj::mv(*shared));
+    });
+  }
+  const InodeInfo* info = inodes_.find(ino);
+  uint64_t known = info != nullptr ? std::max(info->attr.size, uncommittedEnd(ino)) : 0;
+  KJ_IF_MAYBE(served, readahead_.read(ino, offset, size, known)) { return kj::mv(*served); }
+  return readSettled(ino, offset, size, kj::mv(intr));
+}
+
+kj::Promise<kj::Array<kj::byte>> FileIo::readSettled(uint64_t ino, uint64_t offset, size_t size,
+                                                     kj::Own<Interruptible> intr) {
   const InodeInfo* info = inodes_.find(ino);
   if (info != nullptr) {
     uint64_t known = std::max(info->attr.size, uncommittedEnd(ino));
@@ -232,7 +271,129 @@ kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i
 // ---- write -----------------------------------------------------------------------------------
 
 kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
-                                  const Credentials& cred, kj::Own<Interruptible> intr) {
+                                  const Credentials& cred, kj::Own<Interruptible> intr, bool behind) {
+  readahead_.drop(ino);  // what was fetched ahead may be older than this write
+  auto b = behind_.find(ino);
+  if (b != behind_.end() && b->second.error != 0) {
+    // A background write of this inode failed: say so now (once), as the kernel does for writeback.
+    int err = b->second.error;
+    std::string msg = b->second.message;
+    b->second.error = 0;
+    return kj::Promise<size_t>(errnoException(err, msg));
+  }
+  if (!behind || config_.writeBehindBytes == 0) {
+    uint64_t end = offset + data.size();
+    if (!busy(ino, offset, end)) return writeNow(ino, offset, kj::mv(data), cred, kj::mv(intr));
+    auto shared = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
+    auto in = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+    return settled(ino, offset, end).then([this, ino, offset, shared, cred, in]() {
+      return writeNow(ino, offset, kj::mv(*shared), cred, kj::mv(*in));
+    });
+  }
+  size_t n = data.size();
+  auto shared = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
+  return roomFor(n).then([this, ino, offset, n, shared, cred]() {
+    uint64_t end = offset + n;
+    // Overlapping writes land in the order they were made.
+    kj::Promise<void> before = settled(ino, offset, end);
+    uint64_t id = ++nextWrite_;
+    behindBytes_ += n;
+    inodes_.noteLocalSize(ino, std::max(end, uncommittedEnd(ino)));
+    auto done = before
+                    .then([this, ino, offset, shared, cred]() {
+                      return writeNow(ino, offset, kj::mv(*shared), cred, kj::Own<Interruptible>());
+                    })
+                    .then([](size_t) {},
+                          [this, ino](kj::Exception&& e) {
+                            Behind& b = behind_[ino];
+                            if (b.error == 0) {
+                              b.error = errnoFromException(e);
+                              b.message = describeException(e);
+                              log_->warn("background write of inode {} failed: {}", ino, b.message);
+                            }
+                          })
+                    .then([this, ino, id, n]() {
+                      behindBytes_ -= n;
+                      auto it = behind_.find(ino);
+                      if (it != behind_.end()) {
+                        auto w = it->second.writes.find(id);
+                        if (w != it->second.writes.end()) w->second.finished = true;
+                      }
+                      // Not from here: this runs inside the promise being erased.
+                      kj::evalLater([this, ino, id]() {
+                        auto it = behind_.find(ino);
+                        if (it == behind_.end()) return;
+                        it->second.writes.erase(id);
+                        if (it->second.writes.empty() && it->second.error == 0) behind_.erase(it);
+                      }).detach([](kj::Exception&&) {});
+                      while (!roomWaiters_.empty() &&
+                             (behindBytes_ == 0 || behindBytes_ + roomWaiters_.front().first <= config_.writeBehindBytes)) {
+                        roomWaiters_.front().second->fulfill();
+                        roomWaiters_.pop_front();
+                      }
+                    })
+                    .eagerlyEvaluate(nullptr)
+                    .fork();
+    behind_[ino].writes.emplace(id, InFlight{offset, end, kj::mv(done)});
+    return n;
+  });
+}
+
+kj::Promise<void> FileIo::roomFor(size_t bytes) {
+  if (roomWaiters_.empty() && (behindBytes_ == 0 || behindBytes_ + bytes <= config_.writeBehindBytes)) {
+    return kj::READY_NOW;
+  }
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  roomWaiters_.emplace_back(bytes, kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+bool FileIo::busy(uint64_t ino, uint64_t start, uint64_t end) const {
+  auto b = behind_.find(ino);
+  if (b == behind_.end()) return false;
+  for (const auto& [n, w] : b->second.writes) {
+    if (!w.finished && (end == 0 || (w.start < end && start < w.end))) return true;
+  }
+  return false;
+}
+
+kj::Promise<void> FileIo::settled(uint64_t ino, uint64_t start, uint64_t end) {
+  auto b = behind_.find(ino);
+  if (b == behind_.end() || b->second.writes.empty()) return kj::READY_NOW;
+  kj::Vector<kj::Promise<void>> waits;
+  for (auto& [n, w] : b->second.writes) {
+    if (!w.finished && (end == 0 || (w.start < end && start < w.end))) waits.add(w.done.addBranch());
+  }
+  if (waits.empty()) return kj::READY_NOW;
+  return kj::joinPromises(waits.releaseAsArray());
+}
+
+kj::Promise<void> FileIo::settle(uint64_t ino) {
+  if (ino != 0) return settled(ino, 0, 0);
+  kj::Vector<kj::Promise<void>> waits;
+  for (auto& [i, b] : behind_) {
+    for (auto& [n, w] : b.writes) {
+      if (!w.finished) waits.add(w.done.addBranch());
+    }
+  }
+  return kj::joinPromises(waits.releaseAsArray());
+}
+
+kj::Promise<void> FileIo::drainWrites(uint64_t ino) {
+  return settled(ino, 0, 0).then([this, ino]() -> kj::Promise<void> {
+    if (busy(ino)) return drainWrites(ino);  // written meanwhile
+    auto b = behind_.find(ino);
+    if (b == behind_.end()) return kj::READY_NOW;
+    int err = b->second.error;
+    std::string msg = b->second.message;
+    behind_.erase(b);
+    if (err != 0) return errnoException(err, msg);
+    return kj::READY_NOW;
+  });
+}
+
+kj::Promise<size_t> FileIo::writeNow(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
+                                     const Credentials& cred, kj::Own<Interruptible> intr) {
   auto op = newOp(ino, fmt::format("write of inode {} at {}", ino, offset), kj::mv(intr));
   auto buf = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
   auto pieces = splitAtChunks(offset, buf->size(), op->chunkSize);
@@ -313,9 +474,12 @@ kj::Promise<void> FileIo::updatePiece(std::shared_ptr<Op> op, uint32_t index, Op
           layouts_.invalidate(op->ino, index);
           return updatePiece(op, index, fill, attempt + 1);
         }
-        if (!isDisconnect(e)) return kj::mv(e);
+        // Still stale after refetching: the chunk is changing primary or replica set (several
+        // writes in flight each see the versions move on); wait and retry up to the deadline.
+        if (!isDisconnect(e) && err != ESTALE) return kj::mv(e);
         layouts_.invalidate(op->ino, index);
-        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(index),
+        unsigned step = err == ESTALE ? attempt - kMaxStaleRetries : attempt;  // backoff from 100 ms
+        return backoffOrFail(op, step, "primary of chunk " + std::to_string(index),
                              describeException(e))
             .then([this, op, index, fill, attempt]() {
               return updatePiece(op, index, fill, attempt + 1);
@@ -360,6 +524,13 @@ kj::Promise<void> FileIo::fallocate(uint64_t ino, int mode, uint64_t offset, uin
                                                 "KEEP_SIZE, ZERO_RANGE)", mode));
   }
   bool grows = !(mode & FALLOC_FL_KEEP_SIZE);
+  readahead_.drop(ino);
+  if (behind_.count(ino) != 0) {
+    auto in = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+    return drainWrites(ino).then([this, ino, mode, offset, length, cred, in]() {
+      return fallocate(ino, mode, offset, length, cred, kj::mv(*in));
+    });
+  }
   const InodeInfo* info = inodes_.find(ino);
   bool kill = cred.uid != 0 && info != nullptr && (info->attr.mode & (S_ISUID | S_ISGID)) != 0;
   auto op = newOp(ino, fmt::format("fallocate of inode {} at {}+{}", ino, offset, length), kj::mv(intr));
@@ -380,6 +551,19 @@ kj::Promise<void> FileIo::fallocate(uint64_t ino, int mode, uint64_t offset, uin
 // ---- commit, flush, fsync ---------------------------------------------------------------------
 
 kj::Promise<void> FileIo::flush(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  if (behind_.count(ino) == 0) return flushCommitted(ino, cred, kj::mv(intr));
+  auto in = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+  // Commit what did land even when a background write failed; report the failure after.
+  return drainWrites(ino).then(
+      [this, ino, cred, in]() { return flushCommitted(ino, cred, kj::mv(*in)); },
+      [this, ino, cred, in](kj::Exception&& e) {
+        return flushCommitted(ino, cred, kj::mv(*in)).then([e = kj::mv(e)]() mutable -> kj::Promise<void> {
+          return kj::mv(e);
+        });
+      });
+}
+
+kj::Promise<void> FileIo::flushCommitted(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
   auto it = dirty_.find(ino);
   if (it == dirty_.end()) return kj::READY_NOW;
   auto clear = [this, ino](uint64_t gen) {
@@ -393,7 +577,7 @@ kj::Promise<void> FileIo::flush(uint64_t ino, const Credentials& cred, kj::Own<I
     auto shared = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
     auto again = [this, ino, cred, shared, clear, gen]() {
       clear(gen);
-      return flush(ino, cred, kj::mv(*shared));
+      return flushCommitted(ino, cred, kj::mv(*shared));
     };
     return f->addBranch().then([again]() { return again(); },
                                [again](kj::Exception&&) { return again(); });
@@ -456,6 +640,7 @@ kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<
               s.uid = a.getUid();
               s.mode = a.getMode();
               inodes_.noteAttr(s);
+              if (onAttr_) onAttr_(a);
             }
           },
           [restore](kj::Exception&& e) {
@@ -475,6 +660,12 @@ kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<
 }
 
 kj::Promise<void> FileIo::fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  if (behind_.count(ino) == 0) return fsyncDrained(ino, cred, kj::mv(intr));
+  auto in = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
+  return drainWrites(ino).then([this, ino, cred, in]() { return fsyncDrained(ino, cred, kj::mv(*in)); });
+}
+
+kj::Promise<void> FileIo::fsyncDrained(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
   auto it = dirty_.find(ino);
   if (it == dirty_.end()) return kj::READY_NOW;
   std::set<uint32_t> chunks = std::move(it->second.unsynced);
@@ -484,7 +675,7 @@ kj::Promise<void> FileIo::fsync(uint64_t ino, const Credentials& cred, kj::Own<I
   for (uint32_t index : chunks) promises.add(syncChunk(op, index, 0));
   return kj::joinPromises(promises.finish())
       .then(
-          [this, ino, cred, intr = kj::mv(intr)]() mutable { return flush(ino, cred, kj::mv(intr)); },
+          [this, ino, cred, intr = kj::mv(intr)]() mutable { return flushCommitted(ino, cred, kj::mv(intr)); },
           [this, ino, chunks](kj::Exception&& e) -> kj::Promise<void> {
             // Not durable yet: the next fsync must sync these chunks again.
             dirty(ino).unsynced.insert(chunks.begin(), chunks.end());
@@ -525,9 +716,10 @@ kj::Promise<void> FileIo::syncChunk(std::shared_ptr<Op> op, uint32_t index, unsi
           layouts_.invalidate(op->ino, index);
           return syncChunk(op, index, attempt + 1);
         }
-        if (!isDisconnect(e)) return kj::mv(e);
+        if (!isDisconnect(e) && err != ESTALE) return kj::mv(e);
         layouts_.invalidate(op->ino, index);
-        return backoffOrFail(op, attempt, "primary of chunk " + std::to_string(index),
+        unsigned step = err == ESTALE ? attempt - kMaxStaleRetries : attempt;
+        return backoffOrFail(op, step, "primary of chunk " + std::to_string(index),
                              describeException(e))
             .then([this, op, index, attempt]() { return syncChunk(op, index, attempt + 1); });
       });

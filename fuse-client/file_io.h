@@ -9,6 +9,12 @@
 // its primary (ESTALE: refetch the layout and resend; the write is an idempotent overwrite). The new
 // size is committed in batches: at the latest on flush, fsync and release (and before a truncate).
 // Until then the size this client reports includes its uncommitted writes.
+// Write-behind (writeBehindBytes > 0): write() answers once the data is copied and its update is
+// under way; up to writeBehindBytes are in flight (then write waits: backpressure). A write waits
+// for in-flight writes it overlaps (so they land in order), a read for those it overlaps; flush,
+// fsync and fallocate wait for all of the inode's. A failed background write is reported by the
+// next write, flush or fsync of the inode (its errno), as Linux reports writeback errors.
+// Sequential reads are served by readahead (readahead.h) once detected.
 // fsync: ChunkService.sync on every chunk written since the last fsync, then the commit.
 // Unreachable chunk servers are retried with backoff until the `timeout` deadline (then EIO and one
 // log line naming the server); a FUSE interrupt cuts the wait short (EINTR).
@@ -17,7 +23,9 @@
 
 #include <kj/async.h>
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,6 +35,7 @@
 #include "fuse-client/inode_table.h"
 #include "fuse-client/layout.h"
 #include "fuse-client/meta_session.h"
+#include "fuse-client/readahead.h"
 #include "fuse-client/request.h"
 #include "server/event_loop.h"
 #include "server/log.h"
@@ -36,6 +45,8 @@ namespace basalt::client {
 struct IoConfig {
   uint32_t rpcTimeoutMs = 5000;
   double timeoutSec = 60.0;
+  uint64_t writeBehindBytes = 0;  // 0: every write waits for its replicas
+  uint64_t readAheadBytes = 0;    // 0: no readahead (readahead.h)
 };
 
 class FileIo {
@@ -48,8 +59,10 @@ class FileIo {
   kj::Promise<kj::Array<kj::byte>> read(uint64_t ino, uint64_t offset, size_t size,
                                         kj::Own<Interruptible> intr);
   // Writes all of `data` at `offset` (resolves with its size) or fails with an errno exception.
+  // `behind`: may answer before the replicas have it (see write-behind above); false for O_SYNC,
+  // O_DSYNC and O_DIRECT writes.
   kj::Promise<size_t> write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
-                            const Credentials& cred, kj::Own<Interruptible> intr);
+                            const Credentials& cred, kj::Own<Interruptible> intr, bool behind = false);
   // fallocate(2): mode 0 extends the size (space is not reserved: chunk servers allocate on write);
   // FALLOC_FL_PUNCH_HOLE|KEEP_SIZE and FALLOC_FL_ZERO_RANGE (with or without KEEP_SIZE) make the
   // range read as zeros on every replica; KEEP_SIZE alone does nothing. Other modes: EOPNOTSUPP.
@@ -60,16 +73,25 @@ class FileIo {
   // Makes this inode's written chunks durable on every replica, then commits.
   kj::Promise<void> fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
 
+  // Resolves when this client's in-flight writes to `ino` (every inode: 0) have landed or failed
+  // (a failure stays to be reported by the next write, flush or fsync).
+  kj::Promise<void> settle(uint64_t ino);
+
   // The end of this client's uncommitted writes to `ino` (0 when none).
   uint64_t uncommittedEnd(uint64_t ino) const;
   // A truncate to `size` was applied: forget uncommitted ends past it and layouts beyond it.
   void noteTruncate(uint64_t ino, uint64_t size);
   // The file changed under this client (an open saw a new size/mtime): drop its cached layouts.
-  void fileChanged(uint64_t ino) { layouts_.invalidateInode(ino); }
+  void fileChanged(uint64_t ino) {
+    layouts_.invalidateInode(ino);
+    readahead_.drop(ino);
+  }
   // The kernel forgot the inode: drop its layouts (uncommitted state is kept until committed).
   void forgetInode(uint64_t ino);
 
   LayoutCache& layouts() { return layouts_; }
+  // Called with the attributes a size commit answers with.
+  void onAttr(std::function<void(rpc::Attr::Reader)> fn) { onAttr_ = std::move(fn); }
 
  private:
   struct Op;
@@ -83,6 +105,8 @@ class FileIo {
     uint64_t inflightGen = 0;
   };
 
+  kj::Promise<kj::Array<kj::byte>> readSettled(uint64_t ino, uint64_t offset, size_t size,
+                                               kj::Own<Interruptible> intr);
   kj::Promise<Layout> layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite);
   kj::Promise<void> readPiece(std::shared_ptr<Op> op, ChunkPiece piece, kj::ArrayPtr<kj::byte> out,
                               unsigned attempt);
@@ -98,6 +122,29 @@ class FileIo {
   kj::Promise<void> zeroPiece(std::shared_ptr<Op> op, ChunkPiece piece);
   // Records that this client made the file at least `end` bytes long (committed later).
   void noteExtent(uint64_t ino, uint64_t end, bool killSuidGid);
+  // The write itself: resolves when every replica has it.
+  kj::Promise<size_t> writeNow(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
+                               const Credentials& cred, kj::Own<Interruptible> intr);
+  // ---- write-behind
+  struct InFlight {
+    uint64_t start, end;
+    kj::ForkedPromise<void> done;  // never rejects
+    bool finished = false;         // landed or failed; erased a turn later (not from its own callback)
+  };
+  struct Behind {
+    std::map<uint64_t, InFlight> writes;  // by write number
+    int error = 0;                        // the first failure not reported yet
+    std::string message;
+  };
+  // Resolves when the inode's in-flight writes that overlap [start, end) are done (all: end = 0).
+  kj::Promise<void> settled(uint64_t ino, uint64_t start, uint64_t end);
+  // Whether an unfinished write of `ino` overlaps [start, end) (any: end = 0).
+  bool busy(uint64_t ino, uint64_t start = 0, uint64_t end = 0) const;
+  // Waits for all of the inode's in-flight writes, then fails with a background write's error.
+  kj::Promise<void> drainWrites(uint64_t ino);
+  kj::Promise<void> roomFor(size_t bytes);
+  kj::Promise<void> flushCommitted(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+  kj::Promise<void> fsyncDrained(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
   kj::Promise<void> syncChunk(std::shared_ptr<Op> op, uint32_t index, unsigned attempt);
   kj::Promise<void> commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
   // After a chunk server could not be reached: waits before the next attempt, or fails with EIO
@@ -115,7 +162,13 @@ class FileIo {
   IoConfig config_;
   Logger log_;
   LayoutCache layouts_;
+  ReadAhead readahead_;
   std::unordered_map<uint64_t, Dirty> dirty_;
+  std::unordered_map<uint64_t, Behind> behind_;
+  std::function<void(rpc::Attr::Reader)> onAttr_;
+  uint64_t behindBytes_ = 0;
+  uint64_t nextWrite_ = 0;
+  std::deque<std::pair<size_t, kj::Own<kj::PromiseFulfiller<void>>>> roomWaiters_;
 };
 
 }  // namespace basalt::client

@@ -14,7 +14,13 @@ namespace basalt::client {
 Filesystem::Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& meta,
                        InodeTable& inodes, FileIo& io, Logger log)
     : loop(loop), opts(opts), meta(meta), inodes(inodes), io(io), log(std::move(log)),
-      tasks_(*this) {}
+      tasks_(*this) {
+  // Size commits answer with the file's attributes: remember them.
+  io.onAttr([this](rpc::Attr::Reader a) {
+    struct stat st;
+    fillStat(a, &st);
+  });
+}
 
 kj::Own<Request> Filesystem::begin(fuse_req_t req, bool withGroups) {
   return kj::refcounted<Request>(req, withGroups);
@@ -58,6 +64,18 @@ void Filesystem::fillStat(rpc::Attr::Reader a, struct stat* st) const {
   st->st_mtim.tv_nsec = a.getMtime().getNsec();
   st->st_ctim.tv_sec = a.getCtime().getSec();
   st->st_ctim.tv_nsec = a.getCtime().getNsec();
+  struct stat server = *st;
+  server.st_size = static_cast<off_t>(a.getSize());
+  attrs.put(server);
+}
+
+bool Filesystem::replyCachedAttr(const Request& r, uint64_t ino) {
+  const struct stat* cached = attrs.get(ino);
+  if (cached == nullptr) return false;
+  struct stat st = *cached;
+  st.st_size = std::max<off_t>(st.st_size, static_cast<off_t>(io.uncommittedEnd(ino)));
+  r.attr(st, opts.attrTimeout);
+  return true;
 }
 
 AttrSnapshot Filesystem::snapshot(rpc::Attr::Reader a) const {
@@ -119,6 +137,7 @@ int incrementEpoch(fuse_session* se) {
 }  // namespace
 
 kj::Promise<void> Filesystem::invalidateCache(uint64_t ino) {
+  attrs.drop(ino);
   if (se_ == nullptr) return kj::READY_NOW;
   fuse_session* se = se_;
   bool epoch = epochSupported_;
@@ -159,7 +178,11 @@ void Filesystem::watchCaches(rpc::Session::Client session, bool reconnected) {
 }
 
 kj::Promise<void> Filesystem::dropCaches(CacheDrop drop) {
-  for (uint64_t ino : drop.data) io.fileChanged(ino);
+  for (uint64_t ino : drop.data) {
+    io.fileChanged(ino);
+    attrs.drop(ino);
+  }
+  for (uint64_t ino : drop.inodes) attrs.drop(ino);
   if (se_ == nullptr) return kj::READY_NOW;
   fuse_session* se = se_;
   auto shared = std::make_shared<CacheDrop>(std::move(drop));
@@ -183,6 +206,7 @@ kj::Promise<void> Filesystem::dropCaches(CacheDrop drop) {
 
 kj::Promise<void> Filesystem::dropAllCaches() {
   CacheDrop drop;
+  attrs.dropAll();
   drop.data = inodes.all();
   for (uint64_t ino : drop.data) io.fileChanged(ino);
   if (se_ == nullptr) return kj::READY_NOW;
@@ -198,7 +222,35 @@ kj::Promise<void> Filesystem::dropAllCaches() {
 
 kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill) {
-  return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(fill));
+  // What the command may change in attributes this client remembers (attr_cache.h).
+  struct Touch {
+    rpc::Command::Which kind = rpc::Command::NOOP;
+    uint64_t ino = 0;  // the parent of a create; the inode of a setattr or xattr change
+  };
+  auto touch = std::make_shared<Touch>();
+  auto wrapped = [fill = kj::mv(fill), touch](rpc::Command::Builder c) mutable {
+    fill(c);
+    touch->kind = c.which();
+    if (c.isCreate()) touch->ino = c.getCreate().getParent();
+    if (c.isSetAttr()) touch->ino = c.getSetAttr().getIno();
+    if (c.isSetXattr()) touch->ino = c.getSetXattr().getIno();
+    if (c.isRemoveXattr()) touch->ino = c.getRemoveXattr().getIno();
+  };
+  return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(wrapped))
+      .then([this, touch](capnp::Response<rpc::Session::MutateResults>&& resp) {
+        switch (touch->kind) {
+          case rpc::Command::CREATE:
+          case rpc::Command::SET_ATTR:
+          case rpc::Command::SET_XATTR:
+          case rpc::Command::REMOVE_XATTR:
+            attrs.drop(touch->ino);  // a setattr's reply brings the new attributes right after
+            break;
+          default:
+            attrs.dropAll();  // link, unlink, rmdir, rename: link counts and times of others
+            break;
+        }
+        return kj::mv(resp);
+      });
 }
 
 }  // namespace basalt::client

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "fuse-client/attr_cache.h"
 #include "fuse-client/file_io.h"
 #include "fuse-client/inode_table.h"
 #include "fuse-client/lock_tracker.h"
@@ -54,8 +55,11 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // Replies the errno of a failed wire status; returns true when it did (the caller stops).
   bool replyIfError(const Request& r, rpc::Status::Reader status);
 
-  // stat(2) attributes for the kernel: size includes this client's uncommitted writes.
+  // stat(2) attributes for the kernel: size includes this client's uncommitted writes. Every
+  // server reply's attributes pass through here and are remembered (attr_cache.h).
   void fillStat(rpc::Attr::Reader a, struct stat* st) const;
+  // getattr from what the server last said, without a round trip: true when answered.
+  bool replyCachedAttr(const Request& r, uint64_t ino);
   AttrSnapshot snapshot(rpc::Attr::Reader a) const;
   fuse_entry_param entryParam(rpc::Attr::Reader a) const;
 
@@ -94,6 +98,7 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   FileIo& io;
   Logger log;
   LockTracker locks;
+  mutable AttrCache attrs;
 
  private:
   void taskFailed(kj::Exception&& e) override;

@@ -75,6 +75,12 @@ Status applyOption(const std::string& opt, MountOptions* o) {
   } else if (key == "log_level") {
     if (value.empty()) return bad();
     o->logLevel = value;
+  } else if (key == "write_behind") {
+    if (!parseUint(value, 4096, &u)) return bad();
+    o->writeBehindMiB = static_cast<uint32_t>(u);
+  } else if (key == "read_ahead") {
+    if (!parseUint(value, 4096, &u)) return bad();
+    o->readAheadMiB = static_cast<uint32_t>(u);
   } else if (key == "max_write") {
     if (!parseUint(value, 1u << 20, &u) || u < 4096) return bad();
     o->maxWrite = static_cast<uint32_t>(u);
@@ -96,7 +102,9 @@ const char* mountUsage() {
   return "usage: basalt-mount HOST:PORT MOUNTPOINT [-o opt[,opt...]] [-f] [-d]\n"
          "  Basalt options: attr_timeout=SEC entry_timeout=SEC (default 60), timeout=SEC (total\n"
          "  deadline while servers are unreachable, default 60), rpc_timeout_ms=MS (per attempt,\n"
-         "  default 5000), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576).\n"
+         "  default 5000), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576),\n"
+         "  write_behind=MIB (writes in flight before write(2) waits, default 64; 0 = off),\n"
+         "  read_ahead=MIB (fetched ahead for sequential readers, default 32; 0 = off).\n"
          "  FUSE options pass through: allow_other, ro, debug, default_permissions, fsname=...\n"
          "  -f: stay in the foreground; -d: foreground with debug logging.\n";
 }

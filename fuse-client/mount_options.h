@@ -26,6 +26,11 @@ struct MountOptions {
   double timeoutSec = 60.0;       // timeout=SEC: total deadline of a call while servers are unreachable
   uint32_t rpcTimeoutMs = 5000;   // rpc_timeout_ms=MS: deadline of one attempt
   uint32_t maxWrite = 1u << 20;   // max_write=BYTES (also passed to libfuse)
+  // write_behind=MIB: bytes of writes acknowledged before the chunk servers have them (0 = off);
+  // flush, fsync and close still wait for every replica.
+  uint32_t writeBehindMiB = 64;
+  // read_ahead=MIB: bytes fetched ahead for sequential readers, over all files (0 = off).
+  uint32_t readAheadMiB = 32;
   std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
   std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)
   bool readOnly = false;          // ro

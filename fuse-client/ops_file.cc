@@ -61,17 +61,20 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto r = fs.begin(req);
   int flags = fi->flags;
   uint64_t seq = fs.meta.allocateSeq();
-  auto p = fs.meta
-               .call<rpc::Session::OpenResults>(
-                   fmt::format("open {}", ino), kj::addRef(*r),
-                   [cred = r->cred(), ino, flags, seq](rpc::Session::Client& s) {
-                     auto q = s.openRequest();
-                     cred.toWire(q.initCred());
-                     q.setIno(ino);
-                     q.setFlags(static_cast<uint32_t>(flags));
-                     q.setSeq(seq);
-                     return q.send();
-                   })
+  // A truncation must not be overtaken by this client's earlier writes still in flight.
+  auto p = ((flags & O_TRUNC) ? fs.io.settle(ino) : kj::Promise<void>(kj::READY_NOW))
+               .then([&fs, r = kj::addRef(*r), ino, flags, seq]() mutable {
+                 return fs.meta.call<rpc::Session::OpenResults>(
+                     fmt::format("open {}", ino), kj::addRef(*r),
+                     [cred = r->cred(), ino, flags, seq](rpc::Session::Client& s) {
+                       auto q = s.openRequest();
+                       cred.toWire(q.initCred());
+                       q.setIno(ino);
+                       q.setFlags(static_cast<uint32_t>(flags));
+                       q.setSeq(seq);
+                       return q.send();
+                     });
+               })
                .then([&fs, r = kj::addRef(*r), ino, flags](capnp::Response<rpc::Session::OpenResults>&& resp) {
                  if (resp.getStatus().getCode() == ENOENT) {
                    // The kernel named an inode another client has removed since (its dentry is
@@ -91,7 +94,11 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   auto r = fs.begin(req);
   std::string n = name;
   int flags = fi->flags;
-  auto p = fs.mutate(*r, fmt::format("create {}/{}", parent, n),
+  // O_TRUNC without O_EXCL may truncate an existing file, whose writes may still be in flight.
+  bool mayTruncate = (flags & O_TRUNC) && !(flags & O_EXCL);
+  auto p = (mayTruncate ? fs.io.settle(0) : kj::Promise<void>(kj::READY_NOW))
+               .then([&fs, r = kj::addRef(*r), parent, n, mode, flags]() mutable {
+                 return fs.mutate(*r, fmt::format("create {}/{}", parent, n),
                      [parent, n, mode, flags](rpc::Command::Builder c) {
                        auto cr = c.initCreate();
                        cr.setParent(parent);
@@ -101,7 +108,8 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
                        cr.setTruncate((flags & O_TRUNC) != 0);
                        cr.setOpen(true);
                        cr.setOpenFlags(static_cast<uint32_t>(flags));
-                     })
+                     });
+               })
                .then([&fs, r = kj::addRef(*r), parent, flags](MutateResponse&& resp) {
                  auto reply = resp.getReply();
                  if (fs.replyIfError(*r, reply.getStatus())) return;
@@ -123,11 +131,13 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
 }
 
 void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-           fuse_file_info*) {
+           fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req, false);
   auto data = kj::heapArray<kj::byte>(reinterpret_cast<const kj::byte*>(buf), size);
-  auto p = fs.io.write(ino, static_cast<uint64_t>(off), kj::mv(data), r->cred(), kj::addRef(*r))
+  // Synchronous and direct writes wait for every replica; the others may go behind.
+  bool behind = (fi->flags & (O_SYNC | O_DSYNC | O_DIRECT)) == 0;
+  auto p = fs.io.write(ino, static_cast<uint64_t>(off), kj::mv(data), r->cred(), kj::addRef(*r), behind)
                .then([r = kj::addRef(*r)](size_t n) { r->write(n); });
   fs.track(*r, kj::mv(p));
 }

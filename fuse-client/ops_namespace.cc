@@ -87,14 +87,20 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   auto& fs = Filesystem::of(req);
-  if (fs.inodes.forget(ino, nlookup)) fs.io.forgetInode(ino);
+  if (fs.inodes.forget(ino, nlookup)) {
+    fs.io.forgetInode(ino);
+    fs.attrs.drop(ino);
+  }
   fuse_reply_none(req);
 }
 
 void forgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   auto& fs = Filesystem::of(req);
   for (size_t i = 0; i < count; ++i) {
-    if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) fs.io.forgetInode(forgets[i].ino);
+    if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) {
+      fs.io.forgetInode(forgets[i].ino);
+      fs.attrs.drop(forgets[i].ino);
+    }
   }
   fuse_reply_none(req);
 }
@@ -102,6 +108,7 @@ void forgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req, false);
+  if (fs.replyCachedAttr(*r, ino)) return;
   auto p = fs.meta
                .call<rpc::Session::GetAttrResults>(fmt::format("getattr {}", ino), kj::addRef(*r),
                                                    [ino](rpc::Session::Client& s) {
