@@ -35,4 +35,30 @@ read -r chunks1 replicas1 < <(counts)
 (( chunks1 == chunks0 + 1 && replicas1 == replicas0 + 3 )) ||
   fail "a file under a 3-replica directory: $chunks0/$replicas0 -> $chunks1/$replicas1 chunks/replicas"
 if basalt setrepl "$MNT/triple" 17 >/dev/null 2>&1; then fail "setrepl accepted 17 replicas"; fi
+
+log "write-behind: a write that cannot land is reported by close, with EIO"
+# A mount that gives up on unreachable servers after 3 s. The file's chunk exists; then every chunk
+# server dies. write(2) is answered from the write-behind buffer; close(2) must fail, not lie.
+meta=$(awk '{print $2}' "$CLUSTER/run/meta")
+WB=$E2E_TMP/wb
+mkdir "$WB"
+basalt-mount "$meta" "$WB" -o timeout=3,rpc_timeout_ms=1000 >>"$E2E_TMP/wb.log" 2>&1 || fail "mounting $WB"
+head -c 200000 /dev/urandom >"$WB/behind"
+sync
+for c in chunk1 chunk2 chunk3; do kill -9 "$(pid_of $c)"; done
+$PY - "$WB/behind" <<'PY' || fail "close did not report the failed background write (see above)"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+n = os.write(fd, b"x" * 65536)   # answered at once: the data is in flight
+assert n == 65536, n
+try:
+    os.close(fd)
+except OSError as e:
+    print("close failed as it should:", e)
+    sys.exit(0 if e.errno == errno.EIO else 1)
+print("close succeeded although no chunk server was alive")
+sys.exit(1)
+PY
+fusermount3 -u "$WB"
+basalt up --dir "$CLUSTER" --mount "" >>"$E2E_TMP/up.log" 2>&1 || fail "restarting the chunk servers"
 log "ok"
