@@ -50,6 +50,11 @@ FileIo::FileIo(EventLoop& loop, MetaSession& meta, ChunkPool& pool, InodeTable& 
         return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
           return readSettled(ino, offset, size, kj::Own<Interruptible>());
         });
+      }),
+      blocks_(config.blockCacheBytes, [this](uint64_t ino, uint64_t offset, size_t size) {
+        return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
+          return readSettled(ino, offset, size, kj::Own<Interruptible>());
+        });
       }) {}
 
 std::shared_ptr<FileIo::Op> FileIo::newOp(uint64_t ino, std::string what,
@@ -80,7 +85,7 @@ void FileIo::noteTruncate(uint64_t ino, uint64_t size) {
     it->second.end = std::min(it->second.end, size);
     it->second.committing = std::min(it->second.committing, size);
   }
-  readahead_.drop(ino);
+  dropFetched(ino);
   const InodeInfo* info = inodes_.find(ino);
   uint32_t chunkSize = info && info->attr.chunkSize ? info->attr.chunkSize : kDefaultChunkSize;
   // The chunk holding the new end changed length too; everything after it may be gone.
@@ -89,7 +94,7 @@ void FileIo::noteTruncate(uint64_t ino, uint64_t size) {
 
 void FileIo::forgetInode(uint64_t ino) {
   layouts_.invalidateInode(ino);
-  readahead_.drop(ino);
+  dropFetched(ino);
 }
 
 void FileIo::maybeEraseDirty(uint64_t ino) {
@@ -168,6 +173,7 @@ kj::Promise<kj::Array<kj::byte>> FileIo::read(uint64_t ino, uint64_t offset, siz
   const InodeInfo* info = inodes_.find(ino);
   uint64_t known = info != nullptr ? std::max(info->attr.size, uncommittedEnd(ino)) : 0;
   KJ_IF_MAYBE(served, readahead_.read(ino, offset, size, known)) { return kj::mv(*served); }
+  KJ_IF_MAYBE(cached, blocks_.read(ino, offset, size, known)) { return kj::mv(*cached); }
   return readSettled(ino, offset, size, kj::mv(intr));
 }
 
@@ -272,7 +278,7 @@ kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i
 
 kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
                                   const Credentials& cred, kj::Own<Interruptible> intr, bool behind) {
-  readahead_.drop(ino);  // what was fetched ahead may be older than this write
+  dropFetched(ino);  // what was fetched ahead or cached may be older than this write
   auto b = behind_.find(ino);
   if (b != behind_.end() && b->second.error != 0) {
     // A background write of this inode failed: say so now (once), as the kernel does for writeback.
@@ -524,7 +530,7 @@ kj::Promise<void> FileIo::fallocate(uint64_t ino, int mode, uint64_t offset, uin
                                                 "KEEP_SIZE, ZERO_RANGE)", mode));
   }
   bool grows = !(mode & FALLOC_FL_KEEP_SIZE);
-  readahead_.drop(ino);
+  dropFetched(ino);
   if (behind_.count(ino) != 0) {
     auto in = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
     return drainWrites(ino).then([this, ino, mode, offset, length, cred, in]() {

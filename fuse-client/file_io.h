@@ -14,7 +14,8 @@
 // for in-flight writes it overlaps (so they land in order), a read for those it overlaps; flush,
 // fsync and fallocate wait for all of the inode's. A failed background write is reported by the
 // next write, flush or fsync of the inode (its errno), as Linux reports writeback errors.
-// Sequential reads are served by readahead (readahead.h) once detected.
+// Sequential reads are served by readahead (readahead.h) once detected; small random reads by the
+// block cache (block_cache.h).
 // fsync: ChunkService.sync on every chunk written since the last fsync, then the commit.
 // Unreachable chunk servers are retried with backoff until the `timeout` deadline (then EIO and one
 // log line naming the server); a FUSE interrupt cuts the wait short (EINTR).
@@ -35,6 +36,7 @@
 #include "fuse-client/inode_table.h"
 #include "fuse-client/layout.h"
 #include "fuse-client/meta_session.h"
+#include "fuse-client/block_cache.h"
 #include "fuse-client/readahead.h"
 #include "fuse-client/request.h"
 #include "server/event_loop.h"
@@ -47,6 +49,7 @@ struct IoConfig {
   double timeoutSec = 60.0;
   uint64_t writeBehindBytes = 0;  // 0: every write waits for its replicas
   uint64_t readAheadBytes = 0;    // 0: no readahead (readahead.h)
+  uint64_t blockCacheBytes = 0;   // 0: no block cache for small reads (block_cache.h)
 };
 
 class FileIo {
@@ -84,7 +87,7 @@ class FileIo {
   // The file changed under this client (an open saw a new size/mtime): drop its cached layouts.
   void fileChanged(uint64_t ino) {
     layouts_.invalidateInode(ino);
-    readahead_.drop(ino);
+    dropFetched(ino);
   }
   // The kernel forgot the inode: drop its layouts (uncommitted state is kept until committed).
   void forgetInode(uint64_t ino);
@@ -163,6 +166,12 @@ class FileIo {
   Logger log_;
   LayoutCache layouts_;
   ReadAhead readahead_;
+  BlockCache blocks_;
+  // What was read ahead or cached of `ino` may be older than what comes next: drop it.
+  void dropFetched(uint64_t ino) {
+    readahead_.drop(ino);
+    blocks_.drop(ino);
+  }
   std::unordered_map<uint64_t, Dirty> dirty_;
   std::unordered_map<uint64_t, Behind> behind_;
   std::function<void(rpc::Attr::Reader)> onAttr_;

@@ -81,6 +81,9 @@ Status applyOption(const std::string& opt, MountOptions* o) {
   } else if (key == "read_ahead") {
     if (!parseUint(value, 4096, &u)) return bad();
     o->readAheadMiB = static_cast<uint32_t>(u);
+  } else if (key == "read_cache") {
+    if (!parseUint(value, 4096, &u)) return bad();
+    o->readCacheMiB = static_cast<uint32_t>(u);
   } else if (key == "max_write") {
     if (!parseUint(value, 1u << 20, &u) || u < 4096) return bad();
     o->maxWrite = static_cast<uint32_t>(u);
@@ -104,7 +107,8 @@ const char* mountUsage() {
          "  deadline while servers are unreachable, default 60), rpc_timeout_ms=MS (per attempt,\n"
          "  default 5000), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576),\n"
          "  write_behind=MIB (writes in flight before write(2) waits, default 64; 0 = off),\n"
-         "  read_ahead=MIB (fetched ahead for sequential readers, default 32; 0 = off).\n"
+         "  read_ahead=MIB (fetched ahead for sequential readers, default 32; 0 = off),\n"
+         "  read_cache=MIB (64 KiB blocks kept for small random reads, default 32; 0 = off).\n"
          "  FUSE options pass through: allow_other, ro, debug, default_permissions, fsname=...\n"
          "  -f: stay in the foreground; -d: foreground with debug logging.\n";
 }

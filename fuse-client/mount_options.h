@@ -31,6 +31,8 @@ struct MountOptions {
   uint32_t writeBehindMiB = 64;
   // read_ahead=MIB: bytes fetched ahead for sequential readers, over all files (0 = off).
   uint32_t readAheadMiB = 32;
+  // read_cache=MIB: 64 KiB blocks kept for small random reads (0 = off).
+  uint32_t readCacheMiB = 32;
   std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
   std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)
   bool readOnly = false;          // ro
