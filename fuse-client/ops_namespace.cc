@@ -79,6 +79,16 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
                      return q.send();
                    })
                .then([&fs, r = kj::addRef(*r)](capnp::Response<rpc::Session::LookupResults>&& resp) {
+                 if (resp.getStatus().getCode() == ENOENT) {
+                   // A negative entry: the kernel remembers that the name does not exist (cp, git
+                   // and rsync ask before every create). Another client's create of it is pushed
+                   // (docs/client.md, "Caches"); this client's own creates replace it.
+                   fuse_entry_param e = {};
+                   e.ino = 0;
+                   e.entry_timeout = fs.opts.entryTimeout;
+                   r->entry(e);
+                   return;
+                 }
                  if (fs.replyIfError(*r, resp.getStatus())) return;
                  fs.replyEntry(*r, resp.getAttr());
                });

@@ -45,8 +45,9 @@ wait_for 3 "B to see the rename" eval '[[ ! -e "$B/watch/f" && -e "$B/watch/g" ]
 echo "two two" >"$A/watch/g"
 wait_for 3 "B to see the new size" eval '[[ $(stat -c %s "$B/watch/g") == 8 ]]'
 [[ "$(cat "$B/watch/g")" == "two two" ]] || fail "B reads stale data after A rewrote the file"
+[[ ! -e "$B/watch/h" ]] || fail "h exists before it was made"  # B now caches "no such name"
 touch "$A/watch/h"
-wait_for 3 "B to see the new name" eval '[[ -e "$B/watch/h" ]]'
+wait_for 3 "B to see the new name (its negative entry dropped)" eval '[[ -e "$B/watch/h" ]]'
 rm "$A/watch/h"
 wait_for 3 "B to lose the removed name" eval '[[ ! -e "$B/watch/h" ]]'
 
