@@ -38,7 +38,8 @@ struct AssignOutcome {
 }  // namespace
 
 ChunkManager::ChunkManager(EventLoop& loop, MetaServer& server, Logger log, ChunkOptions options)
-    : loop_(loop), server_(server), log_(std::move(log)), options_(options) {
+    : loop_(loop), server_(server), log_(std::move(log)), options_(options),
+      moveThrottle_(options.moveBytesPerSec) {
   errorHandler_ = kj::heap<TaskLogger>(log_);
   tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
 }
@@ -51,15 +52,17 @@ void ChunkManager::start() {
   nextChunkId_ = next ? readBe64(*next) : 1;
   txn.scan(Table::kServers, "", [&](std::string_view k, std::string_view v) {
     uint32_t id = readBe32(k);
-    auto nul = v.find('\0');
+    ServerRecord r = decodeServer(v);
     Server s;
-    s.address = std::string(v.substr(0, nul));
-    s.zone = nul == std::string_view::npos ? "" : std::string(v.substr(nul + 1));
+    s.address = r.address;
+    s.zone = r.zone;
+    s.draining = r.draining;
     servers_[id] = std::move(s);
     nextServerId_ = std::max(nextServerId_, id + 1);
     return true;
   });
-  noLeasesBefore_ = loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS;
+  startedAt_ = loop_.timer().now();
+  noLeasesBefore_ = startedAt_ + options_.leaseMs * kj::MILLISECONDS;
   log_->info("chunk map: next chunk id {}, {} chunk servers known; they re-register now", nextChunkId_,
              servers_.size());
   server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
@@ -96,16 +99,19 @@ kj::Promise<Result<uint32_t>> ChunkManager::registerServer(uint32_t id, std::str
     bool wasAlive = s.alive;
     s.address = address;
     s.zone = zone;
+    bool wasDead = s.dead;
     s.registered = true;
     s.alive = true;
+    s.dead = false;
     s.service = kj::mv(service);
     s.capacity = capacity;
     s.used = used;
     s.chunks = chunks.size();
     s.lastHeartbeat = loop_.timer().now();
     rebuildRing();
-    log_->info("chunk server #{} registered: {} zone '{}', {} chunks, {} MiB free{}", id, address, zone,
-               chunks.size(), (capacity - std::min(capacity, used)) >> 20, wasAlive ? " (re-registration)" : "");
+    log_->info("chunk server #{} registered: {} zone '{}', {} chunks, {} MiB free{}{}", id, address, zone,
+               chunks.size(), (capacity - std::min(capacity, used)) >> 20,
+               wasAlive ? " (re-registration)" : wasDead ? " (it was dead)" : "", s.draining ? "; draining" : "");
     // Replicas no file refers to, or of an older version, or that left the set: delete them.
     for (const auto& c : chunks) {
       KJ_IF_MAYBE(e, loadEntryById(c.id)) {
@@ -146,9 +152,19 @@ kj::Promise<void> ChunkManager::watchLiveness() {
     auto now = loop_.timer().now();
     bool changed = false;
     for (auto& [id, s] : servers_) {
-      if (!s.registered || !s.alive) continue;
+      if (!s.registered) continue;
       auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
-      if (silent > options_.suspectMs) {
+      if (!s.alive && silent > options_.deadMs) {
+        // Dead: stop calling it (every call would wait out its deadline). Its heartbeats are
+        // refused from now on, so when it returns it registers again and reports what it holds,
+        // and whatever was re-replicated meanwhile is deleted on it.
+        s.registered = false;
+        s.dead = true;
+        s.service = nullptr;
+        log_->warn("chunk server #{} ({}) silent for {} ms: dead; it must register again", id, s.address, silent);
+        continue;
+      }
+      if (s.alive && silent > options_.suspectMs) {
         s.alive = false;
         s.unusableSince = now;
         changed = true;
@@ -169,13 +185,61 @@ bool ChunkManager::usable(uint32_t id) const {
 void ChunkManager::rebuildRing() {
   ring_ = PlacementRing();
   for (const auto& [id, s] : servers_) {
-    if (usable(id)) ring_.addServer(id, s.zone, PlacementRing::weightForCapacity(s.capacity));
+    if (usable(id) && !s.draining) ring_.addServer(id, s.zone, PlacementRing::weightForCapacity(s.capacity));
   }
+}
+
+ServerState ChunkManager::stateOf(uint32_t id) const {
+  if (usable(id)) return ServerState::kAlive;
+  auto it = servers_.find(id);
+  if (it == servers_.end() || it->second.dead) return ServerState::kDead;
+  if (!it->second.registered) {
+    // Not heard from since this metadata server started.
+    return loop_.timer().now() - startedAt_ > options_.deadMs * kj::MILLISECONDS ? ServerState::kDead
+                                                                                   : ServerState::kSuspect;
+  }
+  return ServerState::kSuspect;
+}
+
+kj::Promise<Result<uint32_t>> ChunkManager::setDraining(std::string server, bool draining) {
+  uint32_t id = 0;
+  for (const auto& [sid, s] : servers_) {
+    if (s.address == server || std::to_string(sid) == server || "#" + std::to_string(sid) == server) id = sid;
+  }
+  if (id == 0) {
+    return Result<uint32_t>(Status::error(ENOENT, "no chunk server '" + server + "' (give its id as `basalt status` "
+                                                  "shows it, or its HOST:PORT)"));
+  }
+  return server_
+      .submitInternal([id, draining](rpc::Command::Builder cmd) {
+        auto sd = cmd.initSetServerDraining();
+        sd.setId(id);
+        sd.setDraining(draining);
+      })
+      .then([this, id, draining](Applied a) -> Result<uint32_t> {
+        Status st = Status::fromWire(a.reply().getStatus());
+        if (!st.isOk()) return st;
+        Server& s = servers_[id];
+        if (s.draining != draining) {
+          s.draining = draining;
+          s.movesOffDone = 0;
+          log_->info("chunk server #{} ({}) {}", id, s.address,
+                     draining ? "is draining: it leaves the ring and its chunks move elsewhere"
+                              : "is no longer draining: it rejoins the ring");
+        }
+        rebuildRing();
+        return id;
+      });
 }
 
 std::string ChunkManager::addressOf(uint32_t id) const {
   auto it = servers_.find(id);
   return it == servers_.end() ? "" : it->second.address;
+}
+
+std::string ChunkManager::zoneOf(uint32_t id) const {
+  auto it = servers_.find(id);
+  return it == servers_.end() ? "" : it->second.zone;
 }
 
 std::vector<ServerView> ChunkManager::servers() const {
@@ -187,6 +251,11 @@ std::vector<ServerView> ChunkManager::servers() const {
     v.address = s.address;
     v.zone = s.zone;
     v.alive = usable(id);
+    v.state = stateOf(id);
+    v.draining = s.draining;
+    v.chunksInMap = s.chunksInMap;
+    v.movesOffInFlight = s.movesOffInFlight;
+    v.movesOffDone = s.movesOffDone;
     v.capacity = s.capacity;
     v.used = s.used;
     v.chunks = s.chunks;
@@ -282,7 +351,7 @@ kj::Promise<void> ChunkManager::collectGarbage() {
 bool ChunkManager::gone(uint32_t id) const {
   if (usable(id)) return false;
   auto it = servers_.find(id);
-  if (it == servers_.end()) return true;
+  if (it == servers_.end() || it->second.dead) return true;
   if (!it->second.registered) {
     // Not heard from since this metadata server started: gone once a repair delay has passed.
     return loop_.timer().now() - noLeasesBefore_ > options_.repairDelayMs * kj::MILLISECONDS;
@@ -320,43 +389,72 @@ kj::Promise<void> ChunkManager::repairLoop() {
       size_t live;
     };
     std::vector<Candidate> todo;
+    std::vector<MoveCandidate> moves;
     RepairStats counts;
     counts.repairsDone = repair_.repairsDone;
     counts.inFlight = repair_.inFlight;
+    std::map<uint32_t, uint64_t> perServer;
+    auto isUsable = [this](uint32_t id) { return usable(id); };
     {
       Txn txn = server_.store().beginRead();
-      std::map<uint64_t, uint8_t> replication;  // per inode, read once per scan
+      struct FileInfo {
+        uint8_t replication;
+        uint64_t size;
+        uint32_t chunkSize;
+      };
+      std::map<uint64_t, FileInfo> files;  // per inode, read once per scan
       txn.scan(Table::kChunks, "", [&](std::string_view k, std::string_view v) {
         ++counts.chunks;
         uint64_t ino = readBe64(k);
         uint32_t index = readBe32(k, 8);
         ChunkEntry e = decodeChunk(v);
-        auto r = replication.find(ino);
-        if (r == replication.end()) {
+        auto f = files.find(ino);
+        if (f == files.end()) {
           auto n = loadInode(txn, ino);
-          r = replication.emplace(ino, n.isOk() ? n->replication : 1).first;
+          FileInfo fi = n.isOk() ? FileInfo{n->replication, n->size, n->chunkSize} : FileInfo{1, 0, 0};
+          f = files.emplace(ino, fi).first;
         }
+        uint8_t replication = f->second.replication;
         size_t live = 0;
         bool anyGone = false;
         for (uint32_t id : e.replicas) {
+          ++perServer[id];
           if (usable(id)) ++live;
           if (gone(id)) anyGone = true;
         }
         if (live == 0) {
           ++counts.missing;
-        } else if (live < r->second) {
+        } else if (live < replication) {
           ++counts.underReplicated;
         }
-        bool wantMore = e.replicas.size() < r->second || anyGone;
-        if (live > 0 && wantMore && ring_.serverCount() > 0) todo.push_back({ino, index, r->second, live});
+        bool wantMore = e.replicas.size() < replication || anyGone;
+        if (live > 0 && wantMore && ring_.serverCount() > 0) {
+          todo.push_back({ino, index, replication, live});
+        } else {
+          Move m = planMove(ring_, e.id, e.replicas, replication, isUsable);
+          if (m.kind != Move::Kind::kNone) {
+            uint64_t offset = static_cast<uint64_t>(index) * f->second.chunkSize;
+            uint64_t bytes = f->second.size > offset ? std::min<uint64_t>(f->second.size - offset, f->second.chunkSize) : 0;
+            // Every version bump re-installs the whole chunk on each backup: a move sends it
+            // `replication` times (the add) and `replication - 1` times (the trim).
+            uint64_t sent = bytes * (m.kind == Move::Kind::kAdd ? 2u * replication - 1 : replication - 1u);
+            moves.push_back({ino, index, e.id, replication, sent, m.from});
+          }
+        }
         return true;
       });
     }
     repair_ = counts;
+    for (auto& [id, s] : servers_) {
+      auto c = perServer.find(id);
+      s.chunksInMap = c == perServer.end() ? 0 : c->second;
+    }
     // Single-copy chunks first.
     std::stable_sort(todo.begin(), todo.end(), [](const Candidate& a, const Candidate& b) { return a.live < b.live; });
-    for (const auto& c : todo) {
-      if (repair_.inFlight >= options_.maxRepairs) break;
+    WorkSlots slots = scheduleWork(todo.size(), 0, repair_.inFlight, 0, options_.maxRepairs, 0);
+    repairsWaiting_ = todo.size() - slots.repairs;
+    for (size_t i = 0; i < slots.repairs; ++i) {
+      const Candidate& c = todo[i];
       ++repair_.inFlight;
       uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
       KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
@@ -370,6 +468,9 @@ kj::Promise<void> ChunkManager::repairLoop() {
                         log_->warn("repair failed: {}", e.getDescription().cStr());
                       }));
     }
+    rebalance_.toMove = moves.size();
+    pendingMoves_.assign(moves.begin(), moves.end());
+    startMoves();
     return repairLoop();
   });
 }

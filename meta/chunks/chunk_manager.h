@@ -15,6 +15,7 @@
 
 #include <kj/async.h>
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "meta/capacity.h"
 #include "meta/meta_server.h"
+#include "meta/placement/move_plan.h"
 #include "meta/placement/ring.h"
 #include "rpc-schema/chunk.capnp.h"
 #include "server/event_loop.h"
@@ -29,6 +31,10 @@
 
 namespace basalt::meta {
 
+// Liveness, in order (docs/meta.md, "Liveness"): silent for suspectMs = suspect (no new chunks or
+// primaries on it); for repairDelayMs = its replicas leave their sets and are copied elsewhere; for
+// deadMs = dead (nothing is sent to it; it must register again, and everything it reports then is
+// reconciled against the chunk map).
 struct ChunkOptions {
   uint32_t heartbeatMs = 1000;     // how often chunk servers heartbeat
   uint32_t suspectMs = 3000;       // silent this long: no new chunks or primaries on it
@@ -40,11 +46,19 @@ struct ChunkOptions {
                                    // copied elsewhere (a suspect server may just be slow)
   uint32_t repairIntervalMs = 1000;  // how often the chunk map is scanned for missing replicas
   uint32_t maxRepairs = 4;         // chunk copies in flight at once (throttle)
+  uint32_t maxMoves = 2;           // rebalancing moves in flight at once
+  uint64_t moveBytesPerSec = 32ull << 20;  // rebalancing copy rate bound (0 = unbounded)
 };
 
 struct RepairStats {
   uint64_t chunks = 0, underReplicated = 0, missing = 0, repairsDone = 0;
   uint32_t inFlight = 0;
+};
+
+struct RebalanceStats {
+  uint64_t toMove = 0;  // chunks not where the ring puts them (at the last scan)
+  uint32_t inFlight = 0;
+  uint64_t done = 0;    // moves completed since start
 };
 
 struct ServerRef {
@@ -67,12 +81,19 @@ struct ReportedChunk {
   uint64_t version = 0;
 };
 
+enum class ServerState { kAlive, kSuspect, kDead };
+
 struct ServerView {
   uint32_t id = 0;
   std::string address, zone;
-  bool alive = false;
+  bool alive = false;  // usable: registered and heard from within suspectMs
+  ServerState state = ServerState::kDead;
+  bool draining = false;
   uint64_t capacity = 0, used = 0, chunks = 0;
   int64_t lastHeartbeatMsAgo = -1;
+  uint64_t chunksInMap = 0;  // replicas the chunk map places on it (last scan)
+  uint32_t movesOffInFlight = 0;
+  uint64_t movesOffDone = 0;
 };
 
 class ChunkManager final : public CapacitySource {
@@ -102,17 +123,28 @@ class ChunkManager final : public CapacitySource {
   // forWrite: allocates a hole and makes sure a live replica holds a primary lease.
   kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite);
 
+  // `basalt drain`: `server` is an id in decimal or an address. A draining server leaves the ring
+  // (durably: a SetServerDraining command); the rebalancer moves its chunks. Resolves with its id;
+  // ENOENT for an unknown server.
+  kj::Promise<Result<uint32_t>> setDraining(std::string server, bool draining);
+
   Result<Capacity> capacity() override;
   std::vector<ServerView> servers() const;
   std::string addressOf(uint32_t id) const;
+  std::string zoneOf(uint32_t id) const;
   uint32_t heartbeatMs() const { return options_.heartbeatMs; }
   const RepairStats& repairStats() const { return repair_; }
+  const RebalanceStats& rebalanceStats() const { return rebalance_; }
 
  private:
   struct Server {
     std::string address, zone;
     bool registered = false;  // registered since this start (we hold its capability)
     bool alive = false;
+    bool dead = false;        // silent for deadMs: its capability was dropped until it registers
+    bool draining = false;    // out of the ring; its chunks move elsewhere
+    uint64_t chunksInMap = 0, movesOffDone = 0;
+    uint32_t movesOffInFlight = 0;
     kj::Maybe<rpc::ChunkService::Client> service;
     uint64_t capacity = 0, used = 0, chunks = 0;
     kj::TimePoint lastHeartbeat = kj::origin<kj::TimePoint>();
@@ -163,6 +195,29 @@ class ChunkManager final : public CapacitySource {
   void reconcile(uint32_t id);
   void deleteOn(uint32_t serverId, uint64_t chunkId, const char* why);
   void rebuildRing();
+  ServerState stateOf(uint32_t id) const;
+
+  // ---- rebalancing (rebalancer.cc)
+  struct MoveCandidate {
+    uint64_t ino;
+    uint32_t index;
+    uint64_t chunkId;
+    uint8_t replication;
+    uint64_t bytes;  // estimated copy size
+    uint32_t from;
+  };
+  // Starts queued moves while slots, the byte throttle and the absence of waiting repairs allow.
+  void startMoves();
+  // One move of one chunk, in its serialized turn: add the ring's server (copy + new version),
+  // then drop the misplaced replica (new version) and delete it there.
+  kj::Promise<Result<Layout>> moveChunk(uint64_t ino, uint32_t index, uint8_t replication);
+  // Drops the misplaced replica of `e` (a new version without it) and deletes it there.
+  kj::Promise<Result<Layout>> trimChunk(const Entry& e, uint8_t replication, uint32_t addedTo);
+  // The replica that should be primary of `e` now: the lease holder when one holds a live lease
+  // in `prefer`, else the first usable in `prefer` (0 = wait: a lease holder outside `prefer` is
+  // unreachable, or no lease may be granted yet). A reachable holder outside `prefer` loses the role:
+  // the new version fences it (backups refuse its forwards, so it can acknowledge nothing more).
+  uint32_t currentPrimary(const Entry& e, const std::vector<uint32_t>& prefer) const;
 
   EventLoop& loop_;
   MetaServer& server_;
@@ -178,6 +233,11 @@ class ChunkManager final : public CapacitySource {
   uint64_t turns_ = 0;
   PlacementRing ring_;
   RepairStats repair_;
+  RebalanceStats rebalance_;
+  std::deque<MoveCandidate> pendingMoves_;  // from the last scan, in scan order
+  size_t repairsWaiting_ = 0;                // repair candidates that found no slot at the last scan
+  ByteThrottle moveThrottle_;
+  kj::TimePoint startedAt_ = kj::origin<kj::TimePoint>();
   uint64_t nextChunkId_ = 1;
   uint32_t nextServerId_ = 1;
   kj::TimePoint noLeasesBefore_ = kj::origin<kj::TimePoint>();
