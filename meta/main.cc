@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
                  "(default: 3 heartbeats, at least 1000)")->check(CLI::Range(100u, 3600000u));
   app.add_option("--dead-ms", chunkOptions.deadMs,
                  "a chunk server silent this long is dead: it must register again")->check(CLI::Range(1000u, 86400000u));
+  app.add_option("--call-timeout-ms", chunkOptions.callTimeoutMs,
+                 "deadline of calls to chunk servers (more than their --forward-timeout-ms)")
+      ->check(CLI::Range(100u, 600000u));
   app.add_option("--max-repairs", chunkOptions.maxRepairs, "chunk repairs in flight at once")->check(CLI::Range(1u, 1024u));
   app.add_option("--max-moves", chunkOptions.maxMoves, "rebalancing moves in flight at once (0: no rebalancing)")
       ->check(CLI::Range(0u, 1024u));

@@ -283,7 +283,7 @@ kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
     return kj::READY_NOW;
   }
   auto p = context.getParams();
-  return chunks_->getLayout(p.getIno(), p.getIndex(), p.getForWrite()).then([context](Result<Layout> l) mutable {
+  return chunks_->getLayout(p.getIno(), p.getIndex(), p.getForWrite(), p.getUnresponsive()).then([context](Result<Layout> l) mutable {
     auto r = context.getResults();
     l.status().toWire(r.initStatus());
     if (l.isOk()) layoutToWire(*l, r.initLayout());

@@ -299,8 +299,12 @@ interface Session {
   # (after a metadata server restart), so open-unlinked files are not reclaimed under it.
   renew @11 (openInodes :List(UInt64)) -> (status :Status, leaseMs :UInt32);
   # Where chunk `index` of a file lives. forWrite: allocate the chunk if it is a hole and make sure one
-  # replica holds a primary lease.
-  getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool) -> (status :Status, layout :Chunk.ChunkLayout);
+  # replica holds a primary lease. `unresponsive`: the id of the primary the caller was given, when a
+  # call to it has gone unanswered for a while (0 = none): the answer then waits until that server's
+  # next heartbeat is due, so it names a new primary (after the old lease) if the server is hung,
+  # or the same one if it is only slow.
+  getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool, unresponsive :UInt32)
+      -> (status :Status, layout :Chunk.ChunkLayout);
 
   # Locks (docs/meta.md, "Locks"). A lock's owner is (this session, `owner`, `kind`): kind is
   # lockKindPosix (owner = the kernel's lock_owner), lockKindOfd or lockKindFlock (owner = the open

@@ -149,6 +149,13 @@ Status ChunkManager::heartbeat(uint32_t id, uint64_t capacity, uint64_t used, ui
 
 kj::Promise<void> ChunkManager::watchLiveness() {
   return loop_.timer().afterDelay(options_.heartbeatMs / 2 * kj::MILLISECONDS).then([this]() {
+    markSilentServers();
+    return watchLiveness();
+  });
+}
+
+void ChunkManager::markSilentServers() {
+  {
     auto now = loop_.timer().now();
     bool changed = false;
     for (auto& [id, s] : servers_) {
@@ -173,8 +180,7 @@ kj::Promise<void> ChunkManager::watchLiveness() {
       }
     }
     if (changed) rebuildRing();
-    return watchLiveness();
-  });
+  }
 }
 
 bool ChunkManager::usable(uint32_t id) const {
@@ -382,13 +388,7 @@ void ChunkManager::reconcile(uint32_t id) {
 
 kj::Promise<void> ChunkManager::repairLoop() {
   return loop_.timer().afterDelay(options_.repairIntervalMs * kj::MILLISECONDS).then([this]() {
-    struct Candidate {
-      uint64_t ino;
-      uint32_t index;
-      uint8_t replication;
-      size_t live;
-    };
-    std::vector<Candidate> todo;
+    std::vector<RepairCandidate> todo;
     std::vector<MoveCandidate> moves;
     RepairStats counts;
     counts.repairsDone = repair_.repairsDone;
@@ -450,29 +450,39 @@ kj::Promise<void> ChunkManager::repairLoop() {
       s.chunksInMap = c == perServer.end() ? 0 : c->second;
     }
     // Single-copy chunks first.
-    std::stable_sort(todo.begin(), todo.end(), [](const Candidate& a, const Candidate& b) { return a.live < b.live; });
-    WorkSlots slots = scheduleWork(todo.size(), 0, repair_.inFlight, 0, options_.maxRepairs, 0);
-    repairsWaiting_ = todo.size() - slots.repairs;
-    for (size_t i = 0; i < slots.repairs; ++i) {
-      const Candidate& c = todo[i];
-      ++repair_.inFlight;
-      uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
-      KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
-      tasks_->add(serialized(key, [this, c]() { return repairChunk(c.ino, c.index, c.replication); })
-                      .then([this](Result<Layout> r) {
-                        --repair_.inFlight;
-                        if (r.isOk() && r->chunkId != 0) ++repair_.repairsDone;
-                      },
-                      [this](kj::Exception&& e) {
-                        --repair_.inFlight;
-                        log_->warn("repair failed: {}", e.getDescription().cStr());
-                      }));
-    }
+    std::stable_sort(todo.begin(), todo.end(),
+                     [](const RepairCandidate& a, const RepairCandidate& b) { return a.live < b.live; });
+    pendingRepairs_.assign(todo.begin(), todo.end());
+    startRepairs();
     rebalance_.toMove = moves.size();
     pendingMoves_.assign(moves.begin(), moves.end());
     startMoves();
     return repairLoop();
   });
+}
+
+void ChunkManager::startRepairs() {
+  while (!pendingRepairs_.empty() && repair_.inFlight < options_.maxRepairs) {
+    RepairCandidate c = pendingRepairs_.front();
+    pendingRepairs_.pop_front();
+    uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
+    KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
+    if (busy_.count(key)) continue;  // being changed now (a repair in flight, a lease): next scan
+    ++repair_.inFlight;
+    tasks_->add(serialized(key, [this, c]() { return repairChunk(c.ino, c.index, c.replication); })
+                    .then([this](Result<Layout> r) {
+                      --repair_.inFlight;
+                      if (r.isOk() && r->chunkId != 0) ++repair_.repairsDone;
+                      startRepairs();
+                      startMoves();
+                    },
+                    [this](kj::Exception&& e) {
+                      --repair_.inFlight;
+                      log_->warn("repair failed: {}", e.getDescription().cStr());
+                      startRepairs();
+                      startMoves();
+                    }));
+  }
 }
 
 // Gives the chunk `replication` live replicas again: the replicas on gone servers leave the set,
@@ -578,7 +588,8 @@ kj::Promise<Result<Layout>> ChunkManager::serialized(uint64_t key,
   return before.then([fn = kj::mv(fn)]() mutable { return fn(); }).attach(kj::mv(finish));
 }
 
-kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index, bool forWrite) {
+kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index, bool forWrite,
+                                                    uint32_t unresponsive) {
   uint8_t replication;
   {
     Txn txn = server_.store().beginRead();
@@ -598,8 +609,8 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
       return Result<Layout>(layoutOf(*e, primary));
     }
     uint64_t id = e->id;
-    return serialized(id, [this, ino, index]() -> kj::Promise<Result<Layout>> {
-      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0); }
+    return serialized(id, [this, ino, index, unresponsive]() -> kj::Promise<Result<Layout>> {
+      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0, unresponsive); }
       return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
                                                       std::to_string(ino) + " was freed"));
     });
@@ -653,10 +664,25 @@ kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersio
       .then([](Applied a) { return Status::fromWire(a.reply().getStatus()); });
 }
 
-kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
+kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt, uint32_t unresponsive) {
   auto now = loop_.timer().now();
   auto it = leases_.find(e.id);
   bool held = it != leases_.end() && it->second.version == e.version && it->second.expires > now;
+  if (unresponsive != 0 && it != leases_.end() && it->second.primary == unresponsive && usable(unresponsive)) {
+    // A client's call to this primary went unanswered. By the time its next heartbeat is due we
+    // know whether it is hung (then suspect: replaced once its lease ends) or only slow (it stays).
+    auto due = servers_[unresponsive].lastHeartbeat + (options_.suspectMs + 1) * kj::MILLISECONDS;
+    if (due > now) {
+      uint64_t ino = e.ino;
+      uint32_t index = e.index;
+      return loop_.timer().atTime(due).then([this, ino, index, attempt]() -> kj::Promise<Result<Layout>> {
+        markSilentServers();
+        KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, attempt); }
+        return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
+                                                        std::to_string(ino) + " was freed"));
+      });
+    }
+  }
   if (held && usable(it->second.primary) && contains(e.replicas, it->second.primary)) {
     uint32_t primary = it->second.primary;
     uint32_t idx = std::find(e.replicas.begin(), e.replicas.end(), primary) - e.replicas.begin();
@@ -676,6 +702,13 @@ kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
                chunkName(e.id, e.version), it->second.primary,
                (it->second.expires - now) / kj::MILLISECONDS);
     return loop_.timer().atTime(it->second.expires).then([this, e, attempt]() { return ensurePrimary(e, attempt); });
+  }
+  if (it != leases_.end() && it->second.version == e.version && usable(it->second.primary) &&
+      contains(e.replicas, it->second.primary)) {
+    // The lease ran out but its holder is fine: renew it at the same version. Nobody else can have
+    // been primary meanwhile (a new primary always comes with a new version), and the backups
+    // need no new copy, as a new version would give them.
+    return appoint(e, e.replicas, false, attempt);
   }
   std::vector<uint32_t> live;
   for (uint32_t id : e.replicas) {
@@ -701,8 +734,10 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
   Entry n = e;
   uint32_t primary = live[0];
   auto lease = leases_.find(e.id);
+  bool renewal = false;
   if (!bump && lease != leases_.end() && lease->second.version == e.version && contains(e.replicas, lease->second.primary)) {
     primary = lease->second.primary;  // renewal: the same primary
+    renewal = !fresh;
   }
   kj::Promise<Status> recorded = Status::ok();
   if (bump) {
@@ -710,7 +745,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     n.replicas = live;
     recorded = setChunk(n, e.version);
   }
-  return recorded.then([this, n, primary, attempt, fresh](Status st) mutable -> kj::Promise<Result<Layout>> {
+  return recorded.then([this, n, primary, attempt, fresh, renewal](Status st) mutable -> kj::Promise<Result<Layout>> {
     if (st.code() == ESTALE) {
       // Changed meanwhile (a failure report): start again from the map.
       KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { return ensurePrimary(*fresh, attempt + 1); }
@@ -718,7 +753,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     if (!st.isOk()) return Result<Layout>(st);
     uint32_t idx = std::find(n.replicas.begin(), n.replicas.end(), primary) - n.replicas.begin();
     auto failed = std::make_shared<std::vector<uint32_t>>();
-    return assignAll(n, idx, *failed).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
+    return assignAll(n, idx, *failed, renewal).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
                                            -> kj::Promise<Result<Layout>> {
       auto now = loop_.timer().now();
       if (!st.isOk()) {
@@ -779,7 +814,8 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
   });
 }
 
-kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut) {
+kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut,
+                                            bool renewal) {
   // The primary first: it brings every backup to its state (install) before it answers. Only then
   // the backups, which merely learn their role. A backup told of a new version before its primary
   // has the data waits for it ("syncing") and may not become primary itself, so assigning them
@@ -787,13 +823,18 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
   auto failed = &failedOut;
   std::string name = chunkName(e.id, e.version);
   uint32_t primaryId = e.replicas[primaryIndex];
-  return assignOne(e, primaryIndex, primaryIndex).then([this, e, primaryId, failed, name](Status primary) -> kj::Promise<Status> {
-    if (!primary.isOk()) return primary;
+  return assignOne(e, primaryIndex, primaryIndex).then([this, e, primaryId, failed, name, renewal](Status primary) -> kj::Promise<Status> {
+    if (!primary.isOk() || renewal) return primary;
+    // Backups the primary reported unreachable while it caught them up have left the set (a newer
+    // version): calling them would only wait out their deadline.
+    std::vector<uint32_t> current = e.replicas;
+    KJ_IF_MAYBE(now, loadEntryById(e.id)) { current = now->replicas; }
     kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
     uint32_t p = std::find(e.replicas.begin(), e.replicas.end(), primaryId) - e.replicas.begin();
     for (uint32_t i = 0; i < e.replicas.size(); ++i) {
       if (i == p) continue;
       uint32_t id = e.replicas[i];
+      if (!contains(current, id)) continue;
       calls.add(assignOne(e, i, p).then([id](Status st) { return std::make_pair(id, st); }));
     }
     return kj::joinPromises(calls.releaseAsArray())

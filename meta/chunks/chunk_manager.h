@@ -31,16 +31,18 @@
 
 namespace basalt::meta {
 
-// Liveness, in order (docs/meta.md, "Liveness"): silent for suspectMs = suspect (no new chunks or
-// primaries on it); for repairDelayMs = its replicas leave their sets and are copied elsewhere; for
-// deadMs = dead (nothing is sent to it; it must register again, and everything it reports then is
-// reconciled against the chunk map).
+// Liveness, in order (docs/meta.md, "Liveness and the hang budget"): silent for suspectMs =
+// suspect (no new chunks or primaries on it); for repairDelayMs = its replicas leave their sets and
+// are copied elsewhere; for deadMs = dead (nothing is sent to it; it must register again, and what
+// it reports then is reconciled against the chunk map). The defaults keep a hung server's cost to
+// a writer within 3 s: suspect after 1.5 s, a lease ends within 2 s, a hung callee is given up
+// after 2.5 s (more than a primary's 2 s forward deadline plus its failure report).
 struct ChunkOptions {
-  uint32_t heartbeatMs = 1000;     // how often chunk servers heartbeat
-  uint32_t suspectMs = 3000;       // silent this long: no new chunks or primaries on it
+  uint32_t heartbeatMs = 500;      // how often chunk servers heartbeat
+  uint32_t suspectMs = 1500;       // silent this long: no new chunks or primaries on it
   uint32_t deadMs = 30000;         // silent this long: dead
-  uint32_t leaseMs = 3000;         // a primary's lease: a dead primary is replaced after at most this
-  uint32_t callTimeoutMs = 3000;   // deadline of every call to a chunk server
+  uint32_t leaseMs = 2000;         // a primary's lease: a hung primary is replaced after at most this
+  uint32_t callTimeoutMs = 2500;   // deadline of every call to a chunk server
   uint32_t gcIntervalMs = 1000;    // how often freed chunks are deleted from chunk servers
   uint32_t repairDelayMs = 10000;  // a replica on a server silent this long leaves its set and is
                                    // copied elsewhere (a suspect server may just be slow)
@@ -120,8 +122,9 @@ class ChunkManager final : public CapacitySource {
                                               std::string reason);
 
   // ---- clients
-  // forWrite: allocates a hole and makes sure a live replica holds a primary lease.
-  kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite);
+  // forWrite: allocates a hole and makes sure a live replica holds a primary lease. `unresponsive`:
+  // a client got no answer from this primary (0 = none): decide once its heartbeat is due.
+  kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite, uint32_t unresponsive = 0);
 
   // `basalt drain`: `server` is an id in decimal or an address. A draining server leaves the ring
   // (durably: a SetServerDraining command); the rebalancer moves its chunks. Resolves with its id;
@@ -165,14 +168,16 @@ class ChunkManager final : public CapacitySource {
 
   kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
                                        int attempt);
-  kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt);
+  kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
   // may be placed anew if its first primary fails.
   kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
                                       bool fresh = false);
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
-  kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
-                                std::vector<uint32_t>& failed);
+  // `renewal`: the same primary at the same version gets a longer lease; the backups, which know
+  // both already, are not called (a hung backup must not hold up the renewal).
+  kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failed,
+                                bool renewal = false);
   // assign to replica `index` of `e`, naming replica `primaryIndex` the primary.
   kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);
@@ -183,6 +188,8 @@ class ChunkManager final : public CapacitySource {
   Layout layoutOf(const Entry& e, uint32_t primaryIndex) const;
   bool usable(uint32_t id) const;
   kj::Promise<void> watchLiveness();
+  // Marks servers silent for suspectMs suspect and for deadMs dead (and rebuilds the ring).
+  void markSilentServers();
   kj::Promise<void> collectGarbage();
   // Restores replica counts: scans the chunk map, starts up to maxRepairs copies, single-copy
   // chunks first.
@@ -206,6 +213,8 @@ class ChunkManager final : public CapacitySource {
     uint64_t bytes;  // estimated copy size
     uint32_t from;
   };
+  // Starts queued repairs while slots allow (called after each scan and each finished repair).
+  void startRepairs();
   // Starts queued moves while slots, the byte throttle and the absence of waiting repairs allow.
   void startMoves();
   // One move of one chunk, in its serialized turn: add the ring's server (copy + new version),
@@ -235,7 +244,13 @@ class ChunkManager final : public CapacitySource {
   RepairStats repair_;
   RebalanceStats rebalance_;
   std::deque<MoveCandidate> pendingMoves_;  // from the last scan, in scan order
-  size_t repairsWaiting_ = 0;                // repair candidates that found no slot at the last scan
+  struct RepairCandidate {
+    uint64_t ino;
+    uint32_t index;
+    uint8_t replication;
+    size_t live;
+  };
+  std::deque<RepairCandidate> pendingRepairs_;  // from the last scan, single copies first
   ByteThrottle moveThrottle_;
   kj::TimePoint startedAt_ = kj::origin<kj::TimePoint>();
   uint64_t nextChunkId_ = 1;

@@ -25,7 +25,7 @@ std::string idList(const std::vector<uint32_t>& ids) {
 
 void ChunkManager::startMoves() {
   while (!pendingMoves_.empty()) {
-    WorkSlots slots = scheduleWork(repairsWaiting_, pendingMoves_.size(), repair_.inFlight, rebalance_.inFlight,
+    WorkSlots slots = scheduleWork(pendingRepairs_.size(), pendingMoves_.size(), repair_.inFlight, rebalance_.inFlight,
                                    options_.maxRepairs, options_.maxMoves);
     if (slots.moves == 0) return;
     MoveCandidate c = pendingMoves_.front();
