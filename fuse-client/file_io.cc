@@ -80,15 +80,44 @@ void FileIo::maybeEraseDirty(uint64_t ino) {
 
 kj::Promise<Layout> FileIo::layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite) {
   if (const Layout* l = layouts_.find(op->ino, index, forWrite)) return Layout(*l);
+  return fetchLayout(op, index, forWrite, 0);
+}
+
+template <typename T>
+kj::Promise<T> FileIo::watchPrimary(std::shared_ptr<Op> op, Layout l) {
+  if (config_.primaryHedgeMs == 0 || l.primary >= l.replicas.size()) return kj::NEVER_DONE;
+  return loop_.timer()
+      .afterDelay(config_.primaryHedgeMs * kj::MILLISECONDS)
+      .then([this, op, l]() { return fetchLayout(op, l.index, true, l.replicas[l.primary].id); })
+      .then(
+          [this, op, l](Layout now) -> kj::Promise<T> {
+            if (now.version == l.version && now.primaryAddress() == l.primaryAddress()) {
+              return watchPrimary<T>(op, kj::mv(l));  // only slow: keep waiting for its answer
+            }
+            log_->info("chunk {} of inode {}: primary {} did not answer within {} ms; the metadata server "
+                       "named {} at v{}: resending there",
+                       l.index, op->ino, l.primaryAddress(), config_.primaryHedgeMs, now.primaryAddress(),
+                       now.version);
+            return errnoException(ESTALE, fmt::format("primary {} of chunk {} of inode {} replaced (v{} -> v{})",
+                                                      l.primaryAddress(), l.index, op->ino, l.version,
+                                                      now.version));
+          },
+          [](kj::Exception&&) -> kj::Promise<T> {
+            return kj::NEVER_DONE;  // the metadata server is unreachable: the call's own deadline rules
+          });
+}
+
+kj::Promise<Layout> FileIo::fetchLayout(std::shared_ptr<Op> op, uint32_t index, bool forWrite, uint32_t unresponsive) {
   uint64_t ino = op->ino;
   return meta_
       .call<rpc::Session::GetLayoutResults>(
           fmt::format("getLayout {} #{}{}", ino, index, forWrite ? " forWrite" : ""), ref(op->intr.get()),
-          [ino, index, forWrite](rpc::Session::Client& s) {
+          [ino, index, forWrite, unresponsive](rpc::Session::Client& s) {
             auto q = s.getLayoutRequest();
             q.setIno(ino);
             q.setIndex(index);
             q.setForWrite(forWrite);
+            q.setUnresponsive(unresponsive);
             return q.send();
           })
       .then([this, ino, index, forWrite](capnp::Response<rpc::Session::GetLayoutResults>&& r) {
@@ -288,7 +317,8 @@ kj::Promise<void> FileIo::updatePiece(std::shared_ptr<Op> op, uint32_t index, Op
           return kj::Promise<ChunkStatusResponse>(q.send());
         });
         return loop_.timer()
-            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
+                          call.exclusiveJoin(watchPrimary<ChunkStatusResponse>(op, l)))
             .then(
                 [this, op, l, address](ChunkStatusResponse&& r) {
                   auto status = r.getStatus();
@@ -503,7 +533,8 @@ kj::Promise<void> FileIo::syncChunk(std::shared_ptr<Op> op, uint32_t index, unsi
           return kj::Promise<ChunkSyncResponse>(q.send());
         });
         return loop_.timer()
-            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
+                          call.exclusiveJoin(watchPrimary<ChunkSyncResponse>(op, l)))
             .then(
                 [address](ChunkSyncResponse&& r) {
                   auto status = r.getStatus();

@@ -36,6 +36,10 @@ namespace basalt::client {
 struct IoConfig {
   uint32_t rpcTimeoutMs = 5000;
   double timeoutSec = 60.0;
+  // A call to a chunk's primary unanswered this long: ask the metadata server (with the primary's
+  // id) whether the chunk has another primary by now, and resend there if so; else keep waiting.
+  // A hung primary then costs about its lease (2 s), not rpcTimeoutMs (docs/client.md).
+  uint32_t primaryHedgeMs = 1000;
 };
 
 class FileIo {
@@ -84,6 +88,14 @@ class FileIo {
   };
 
   kj::Promise<Layout> layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite);
+  // Asks the metadata server (bypassing the cache; caches the answer). `unresponsive`: see
+  // Session.getLayout.
+  kj::Promise<Layout> fetchLayout(std::shared_ptr<Op> op, uint32_t index, bool forWrite, uint32_t unresponsive);
+  // Never resolves while the metadata server keeps `l`'s primary; fails with ESTALE once it names
+  // another (checked every primaryHedgeMs), so the caller resends there. Joined with a call to the
+  // primary, which cancels it when the call is answered.
+  template <typename T>
+  kj::Promise<T> watchPrimary(std::shared_ptr<Op> op, Layout l);
   kj::Promise<void> readPiece(std::shared_ptr<Op> op, ChunkPiece piece, kj::ArrayPtr<kj::byte> out,
                               unsigned attempt);
   kj::Promise<void> readReplica(std::shared_ptr<Op> op, Layout l, size_t i, ChunkPiece piece,
