@@ -107,7 +107,8 @@ class ChunkServer {
   // version it answers after every backup was brought to the primary's state (install).
   kj::Promise<InfoResult> assign(uint64_t id, uint64_t version, std::vector<Replica> replicas,
                                  uint32_t primary, uint32_t leaseMs);
-  kj::Promise<Status> remove(uint64_t id);
+  // Drops chunk `id`; with `belowVersion` non-zero only if this replica is older than that.
+  kj::Promise<Status> remove(uint64_t id, uint64_t belowVersion = 0);
   kj::Promise<InfoResult> fetch(uint64_t id, uint64_t version);
   kj::Promise<Status> install(uint64_t id, uint64_t version, Bytes data);
   kj::Promise<std::vector<ChunkMeta>> list();

@@ -116,12 +116,12 @@ kj::Promise<Result<uint32_t>> ChunkManager::registerServer(uint32_t id, std::str
     for (const auto& c : chunks) {
       KJ_IF_MAYBE(e, loadEntryById(c.id)) {
         if (c.version < e->version) {
-          deleteOn(id, c.id, "stale: an older version than the chunk map's");
+          deleteOn(id, c.id, e->version, "stale: an older version than the chunk map's");
         } else if (!contains(e->replicas, id)) {
-          deleteOn(id, c.id, "stale: no longer in the chunk's replica set");
+          deleteOn(id, c.id, e->version + 1, "stale: no longer in the chunk's replica set");
         }
       } else {
-        deleteOn(id, c.id, "no file refers to it");
+        deleteOn(id, c.id, 0, "no file refers to it");
       }
     }
     return id;
@@ -282,13 +282,14 @@ Result<Capacity> ChunkManager::capacity() {
   return c;
 }
 
-void ChunkManager::deleteOn(uint32_t serverId, uint64_t chunkId, const char* why) {
+void ChunkManager::deleteOn(uint32_t serverId, uint64_t chunkId, uint64_t belowVersion, const char* why) {
   auto it = servers_.find(serverId);
   if (it == servers_.end()) return;
   KJ_IF_MAYBE(service, it->second.service) {
     log_->info("deleting chunk {} on #{} ({}): {}", chunkId, serverId, it->second.address, why);
     auto req = service->deleteRequest();
     req.setChunkId(chunkId);
+    req.setBelowVersion(belowVersion);
     tasks_->add(loop_.timer()
                     .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
                     .then([this, serverId, chunkId](auto&& r) {
@@ -376,10 +377,10 @@ void ChunkManager::reconcile(uint32_t id) {
                         uint64_t cid = c.getChunk().getId();
                         KJ_IF_MAYBE(e, loadEntryById(cid)) {
                           if (c.getChunk().getVersion() < e->version && !contains(e->replicas, id)) {
-                            deleteOn(id, cid, "stale: re-replicated while this server was away");
+                            deleteOn(id, cid, e->version, "stale: re-replicated while this server was away");
                           }
                         } else {
-                          deleteOn(id, cid, "no file refers to it");
+                          deleteOn(id, cid, 0, "no file refers to it");
                         }
                       }
                     }));
@@ -911,7 +912,7 @@ kj::Promise<Result<uint64_t>> ChunkManager::reportFailure(uint64_t chunkId, uint
       }
       // The dropped replica is stale from now on: delete it where it can be reached (a server that
       // is down deletes it when it registers again); the repair loop makes a new copy.
-      deleteOn(serverId, n.id, "dropped from the chunk's replica set");
+      deleteOn(serverId, n.id, n.version, "dropped from the chunk's replica set");
       return n.version;
     });
   }

@@ -200,7 +200,8 @@ class ChunkManager final : public CapacitySource {
   // A server that was suspect is heard from again: delete the replicas it holds that were
   // re-replicated (or freed) meanwhile.
   void reconcile(uint32_t id);
-  void deleteOn(uint32_t serverId, uint64_t chunkId, const char* why);
+  // Deletes the replica of `chunkId` on `serverId` if it is older than `belowVersion` (0: any).
+  void deleteOn(uint32_t serverId, uint64_t chunkId, uint64_t belowVersion, const char* why);
   void rebuildRing();
   ServerState stateOf(uint32_t id) const;
 

@@ -141,7 +141,7 @@ kj::Promise<Result<Layout>> ChunkManager::trimChunk(const Entry& e, uint8_t repl
     for (const auto& r : l->replicas) {
       if (r.id == from) return l;  // still in the set (changed meanwhile): nothing to delete
     }
-    deleteOn(from, id, addedTo ? "moved by the rebalancer" : "misplaced: the ring puts it elsewhere");
+    deleteOn(from, id, l->version, addedTo ? "moved by the rebalancer" : "misplaced: the ring puts it elsewhere");
     return l;
   });
 }
