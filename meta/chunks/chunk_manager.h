@@ -178,6 +178,9 @@ class ChunkManager final : public CapacitySource {
   // both already, are not called (a hung backup must not hold up the renewal).
   kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failed,
                                 bool renewal = false);
+  // Resolves (EHOSTDOWN) once server `id` is no longer usable (suspect, dead); polls at half a
+  // heartbeat. Joined with calls that should not wait out their deadline on a silent server.
+  kj::Promise<Status> untilUnusable(uint32_t id);
   // assign to replica `index` of `e`, naming replica `primaryIndex` the primary.
   kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);

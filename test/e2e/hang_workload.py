@@ -12,6 +12,7 @@ import time
 dst, ref, stop = sys.argv[1], sys.argv[2], sys.argv[3]
 t_start = time.monotonic()
 worst, worst_at, worst_what, ops, rounds = 0.0, 0.0, "", 0, 0
+worst_read, worst_read_at = 0.0, 0.0  # reading a new file back (not part of the writer's stall)
 logs = [os.open(os.path.join(dst, f"log{k}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) for k in range(4)]
 refs = [open(os.path.join(ref, f"log{k}"), "ab") for k in range(4)]
 
@@ -51,12 +52,18 @@ while not os.path.exists(stop) and rounds < 100000:
     timed(f"new file {name}", lambda: new_file(os.path.join(dst, name), data))
     with open(os.path.join(ref, name), "wb") as f:
         f.write(data)
+    t0 = time.monotonic()
     with open(os.path.join(dst, name), "rb") as f:
-        if f.read() != data:
-            print(f"FAIL: {name} reads back differently right after it was written", flush=True)
-            sys.exit(1)
+        back = f.read()
+    read_dt = time.monotonic() - t0
+    if read_dt > worst_read:
+        worst_read, worst_read_at = read_dt, t0 - t_start
+    if back != data:
+        print(f"FAIL: {name} reads back differently right after it was written", flush=True)
+        sys.exit(1)
     rounds += 1
     time.sleep(0.1)
 for fd in logs:
     os.close(fd)
+print(f"longest read-back {worst_read:.3f} s at t={worst_read_at:.1f} s", flush=True)
 print(f"rounds {rounds} ops {ops} longest {worst:.3f} s ({worst_what} at t={worst_at:.1f} s)", flush=True)

@@ -46,7 +46,12 @@ touch "$E2E_TMP/stop"
 wait "$workload" || { cat "$E2E_TMP/workload.log"; fail "an error reached the workload"; }
 grep slow: "$E2E_TMP/workload.log" | tail -n 20 || true
 summary=$(tail -1 "$E2E_TMP/workload.log")
-log "workload: $summary"
+log "workload: $summary; $(grep 'longest read-back' "$E2E_TMP/workload.log")"
+# Which paths the hang took (for the record): clients resent to a new primary after asking, primaries
+# dropped the hung backup after their forward deadline, fresh chunks were placed anew.
+log "paths: $(cat "$CLUSTER"/logs/mount*.log | grep -c 'resending there' || true) resends to a new primary," \
+  "$(grep -c 'replica #2 .* failed' "$CLUSTER/logs/meta.log" || true) drops of chunk2 reported by primaries," \
+  "$(grep -c 'held no data yet: replaced' "$CLUSTER/logs/meta.log" || true) fresh chunks placed anew"
 stall=$(sed -n 's/.* longest \([0-9.]*\) s.*/\1/p' <<<"$summary")
 [[ -n "$stall" ]] || fail "the workload did not report its longest operation: $summary"
 awk -v s="$stall" -v m="$MAX_STALL" 'BEGIN {exit !(s <= m)}' || fail "the writer stalled ${stall} s (> ${MAX_STALL} s)"
