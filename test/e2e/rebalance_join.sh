@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebalancing: a 5th chunk server joins a cluster of 4 holding 250 chunks; only the chunks whose ring
 # placement changed move to it (about 1/5 of the replicas), everything verifies, every chunk has
-# exactly 2 replicas. Then `basalt drain` empties it again, and everything verifies again.
+# exactly 2 replicas. Then `basalt drain` empties it again (and it stays draining across a restart of
+# the metadata server), and everything verifies again.
 source "$(dirname "$0")/lib.sh"
 start_cluster --chunks 4 --replicas 2 --chunk-size 1048576
 
@@ -63,6 +64,15 @@ basalt drain 5 --dir "$CLUSTER" --wait --timeout 120 >"$E2E_TMP/drain.log" 2>&1 
 log "drained in $((SECONDS - start)) s: $(tail -1 "$E2E_TMP/drain.log")"
 [[ "$(chunks_on 5)" == 0 ]] || fail "chunk5 still holds $(chunks_on 5) chunks after the drain"
 status_text | grep -A1 '^  #5 ' | grep -q 'draining: 0 chunks left' || fail "status does not show chunk5 drained: $(status_text)"
+
+log "restart the metadata server: chunk5 stays draining (it is recorded in the servers table)"
+meta_pid=$(pid_of meta)
+kill -TERM "$meta_pid"
+gone() { ! kill -0 "$meta_pid" 2>/dev/null; }
+wait_for 30 "the metadata server to stop" gone
+basalt up --dir "$CLUSTER" --mount "" >>"$E2E_TMP/up.log" 2>&1 || { tail "$E2E_TMP/up.log"; fail "restarting the metadata server"; }
+still_draining() { status_text | grep -A1 '^  #5 .*  alive' | grep -q 'draining: 0 chunks left'; }
+wait_for 30 "chunk5 to re-register, still draining and empty" still_draining
 wait_for 30 "nothing left to rebalance" rebalanced
 verify_exactly_two "after the drain"
 basalt verify --dir "$CLUSTER" --list | grep -q '#5@' && fail "a chunk still names chunk5 after the drain"
