@@ -18,6 +18,7 @@
 #include <kj/async.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -38,8 +39,9 @@ struct IoConfig {
   double timeoutSec = 60.0;
   // A call to a chunk's primary unanswered this long: ask the metadata server (with the primary's
   // id) whether the chunk has another primary by now, and resend there if so; else keep waiting.
-  // A hung primary then costs about its lease (2 s), not rpcTimeoutMs (docs/client.md).
-  uint32_t primaryHedgeMs = 1000;
+  // A hung primary then costs about its lease (2 s), not rpcTimeoutMs (docs/client.md). A read
+  // unanswered this long also asks the next replica. 0 = never.
+  uint32_t hedgeMs = 1000;
 };
 
 class FileIo {
@@ -92,7 +94,7 @@ class FileIo {
   // Session.getLayout.
   kj::Promise<Layout> fetchLayout(std::shared_ptr<Op> op, uint32_t index, bool forWrite, uint32_t unresponsive);
   // Never resolves while the metadata server keeps `l`'s primary; fails with ESTALE once it names
-  // another (checked every primaryHedgeMs), so the caller resends there. Joined with a call to the
+  // another (checked every hedgeMs), so the caller resends there. Joined with a call to the
   // primary, which cancels it when the call is answered.
   template <typename T>
   kj::Promise<T> watchPrimary(std::shared_ptr<Op> op, Layout l);
@@ -127,6 +129,9 @@ class FileIo {
   IoConfig config_;
   Logger log_;
   LayoutCache layouts_;
+  // Chunk servers that left a read unanswered for hedgeMs: reads try them last until then (a hung
+  // server would otherwise cost every read piece a hedge delay). Cleared by an answer.
+  std::map<std::string, kj::TimePoint> slowUntil_;
   std::unordered_map<uint64_t, Dirty> dirty_;
 };
 

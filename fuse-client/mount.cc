@@ -54,7 +54,7 @@ int runMount(const MountOptions& opts) {
 
   InodeTable inodes;
   ChunkPool pool(loop, opts.rpcTimeoutMs);
-  FileIo io(loop, meta, pool, inodes, IoConfig{opts.rpcTimeoutMs, opts.timeoutSec, opts.primaryHedgeMs}, log);
+  FileIo io(loop, meta, pool, inodes, IoConfig{opts.rpcTimeoutMs, opts.timeoutSec, opts.hedgeMs}, log);
   Filesystem fs(loop, opts, meta, inodes, io, log);
 
   std::vector<std::string> argvStore = fuseArgs(opts);

@@ -69,9 +69,9 @@ Status applyOption(const std::string& opt, MountOptions* o) {
   } else if (key == "rpc_timeout_ms") {
     if (!parseUint(value, 3600000, &u) || u == 0) return bad();
     o->rpcTimeoutMs = static_cast<uint32_t>(u);
-  } else if (key == "primary_hedge_ms") {
+  } else if (key == "hedge_ms") {
     if (!parseUint(value, 3600000, &u)) return bad();
-    o->primaryHedgeMs = static_cast<uint32_t>(u);
+    o->hedgeMs = static_cast<uint32_t>(u);
   } else if (key == "name") {
     if (value.empty()) return bad();
     o->clientName = value;
@@ -99,8 +99,8 @@ const char* mountUsage() {
   return "usage: basalt-mount HOST:PORT MOUNTPOINT [-o opt[,opt...]] [-f] [-d]\n"
          "  Basalt options: attr_timeout=SEC entry_timeout=SEC (default 1.0), timeout=SEC (total\n"
          "  deadline while servers are unreachable, default 60), rpc_timeout_ms=MS (per attempt,\n"
-         "  default 5000), primary_hedge_ms=MS (ask for a new primary when one is silent this long,\n"
-         "  default 1000, 0 = never), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576).\n"
+         "  default 5000), hedge_ms=MS (a primary silent this long: ask for a new one; a\n"
+         "  replica: also read the next; default 1000, 0 = never), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576).\n"
          "  FUSE options pass through: allow_other, ro, debug, default_permissions, fsname=...\n"
          "  -f: stay in the foreground; -d: foreground with debug logging.\n";
 }

@@ -23,7 +23,7 @@ struct MountOptions {
   double entryTimeout = 1.0;      // entry_timeout=SEC
   double timeoutSec = 60.0;       // timeout=SEC: total deadline of a call while servers are unreachable
   uint32_t rpcTimeoutMs = 5000;   // rpc_timeout_ms=MS: deadline of one attempt
-  uint32_t primaryHedgeMs = 1000; // primary_hedge_ms=MS: ask for a new primary after this (0: never)
+  uint32_t hedgeMs = 1000; // hedge_ms=MS: ask for a new primary / the next replica after this (0: never)
   uint32_t maxWrite = 1u << 20;   // max_write=BYTES (also passed to libfuse)
   std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
   std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)

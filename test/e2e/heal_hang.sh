@@ -45,6 +45,31 @@ t0=$SECONDS
 kill -STOP "$victim"
 log "SIGSTOP $VNAME (#$VID, pid $victim, the backup of log0's current chunk) holding $before chunk files; it hangs for $HANG_SECONDS s"
 
+# Cold reads of the files written before the hang, while it hangs: replicas on the hung server are
+# still in their sets (for the repair delay); a read it does not answer asks the next replica.
+echo 3 >/proc/sys/vm/drop_caches
+read -r read_stall read_file < <("$PY" - "$MNT/w" "$E2E_TMP/ref" <<'P'
+import os, sys, time
+dst, ref = sys.argv[1], sys.argv[2]
+worst, name = 0.0, ""
+for i in range(1, 41):
+    t0 = time.monotonic()
+    with open(os.path.join(dst, f"old{i}"), "rb") as f:
+        data = f.read()
+    dt = time.monotonic() - t0
+    with open(os.path.join(ref, f"old{i}"), "rb") as f:
+        if f.read() != data:
+            print(f"differs old{i}")
+            sys.exit(0)
+    if dt > worst:
+        worst, name = dt, f"old{i}"
+print(f"{worst:.3f} {name}")
+P
+)
+[[ "$read_stall" != differs ]] || fail "$read_file read back differently while $VNAME hangs"
+log "cold reads of the 40 older files while $VNAME hangs: the slowest file took $read_stall s ($read_file)"
+awk -v s="$read_stall" -v m="$MAX_STALL" 'BEGIN {exit !(s <= m)}' || fail "a reader stalled ${read_stall} s (> ${MAX_STALL} s)"
+
 healed() {  # a scan after the repairs began finds nothing under-replicated or missing
   status_text | grep -Eq "^  #$VID .*(SUSPECT|DEAD)" &&
     [[ "$(status_field 'repairs done')" -gt 0 && "$(status_field 'in flight')" == 0 ]] &&
