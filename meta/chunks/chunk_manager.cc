@@ -143,6 +143,7 @@ Status ChunkManager::heartbeat(uint32_t id, uint64_t capacity, uint64_t used, ui
     log_->info("chunk server #{} ({}) is heard from again", id, s.address);
     rebuildRing();
     reconcile(id);
+    scanChunkMap();
   }
   return Status::ok();
 }
@@ -155,31 +156,32 @@ kj::Promise<void> ChunkManager::watchLiveness() {
 }
 
 void ChunkManager::markSilentServers() {
-  {
-    auto now = loop_.timer().now();
-    bool changed = false;
-    for (auto& [id, s] : servers_) {
-      if (!s.registered) continue;
-      auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
-      if (!s.alive && silent > options_.deadMs) {
-        // Dead: stop calling it (every call would wait out its deadline). Its heartbeats are
-        // refused from now on, so when it returns it registers again and reports what it holds,
-        // and whatever was re-replicated meanwhile is deleted on it.
-        s.registered = false;
-        s.dead = true;
-        s.service = nullptr;
-        log_->warn("chunk server #{} ({}) silent for {} ms: dead; it must register again", id, s.address, silent);
-        continue;
-      }
-      if (s.alive && silent > options_.suspectMs) {
-        s.alive = false;
-        s.unusableSince = now;
-        changed = true;
-        log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
-                   s.address, silent);
-      }
+  auto now = loop_.timer().now();
+  bool changed = false;
+  for (auto& [id, s] : servers_) {
+    if (!s.registered) continue;
+    auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
+    if (!s.alive && silent > options_.deadMs) {
+      // Dead: stop calling it (every call would wait out its deadline). Its heartbeats are refused
+      // from now on, so when it returns it registers again and reports what it holds, and whatever
+      // was re-replicated meanwhile is deleted on it.
+      s.registered = false;
+      s.dead = true;
+      s.service = nullptr;
+      log_->warn("chunk server #{} ({}) silent for {} ms: dead; it must register again", id, s.address, silent);
+      continue;
     }
-    if (changed) rebuildRing();
+    if (s.alive && silent > options_.suspectMs) {
+      s.alive = false;
+      s.unusableSince = now;
+      changed = true;
+      log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
+                 s.address, silent);
+    }
+  }
+  if (changed) {
+    rebuildRing();
+    scanChunkMap();  // the counts `basalt status` shows reflect the new state at once
   }
 }
 
@@ -389,6 +391,13 @@ void ChunkManager::reconcile(uint32_t id) {
 
 kj::Promise<void> ChunkManager::repairLoop() {
   return loop_.timer().afterDelay(options_.repairIntervalMs * kj::MILLISECONDS).then([this]() {
+    scanChunkMap();
+    return repairLoop();
+  });
+}
+
+void ChunkManager::scanChunkMap() {
+  {
     std::vector<RepairCandidate> todo;
     std::vector<MoveCandidate> moves;
     RepairStats counts;
@@ -458,8 +467,7 @@ kj::Promise<void> ChunkManager::repairLoop() {
     rebalance_.toMove = moves.size();
     pendingMoves_.assign(moves.begin(), moves.end());
     startMoves();
-    return repairLoop();
-  });
+  }
 }
 
 void ChunkManager::startRepairs() {

@@ -197,6 +197,9 @@ class ChunkManager final : public CapacitySource {
   // Restores replica counts: scans the chunk map, starts up to maxRepairs copies, single-copy
   // chunks first.
   kj::Promise<void> repairLoop();
+  // One pass over the chunk map: counts (status), repair candidates, rebalancing moves; starts
+  // what the slots allow. Run by repairLoop and whenever a server's liveness changes.
+  void scanChunkMap();
   kj::Promise<Result<Layout>> repairChunk(uint64_t ino, uint32_t index, uint8_t replication);
   // A replica on `id` counts as gone (it leaves the set and is copied elsewhere).
   bool gone(uint32_t id) const;
