@@ -709,11 +709,15 @@ kj::Promise<Status> ChunkServer::install(uint64_t id, uint64_t version, Bytes da
       .attach(kj::mv(guard));
 }
 
-kj::Promise<Status> ChunkServer::remove(uint64_t id) {
+kj::Promise<Status> ChunkServer::remove(uint64_t id, uint64_t belowVersion) {
   if (stopping_) return Status::error(ESHUTDOWN, name() + " is shutting down");
   ChunkStore* s = &store_;
   auto guard = kj::heap<InFlight>(*this);
   Chunk& c = chunk(id);
+  if (belowVersion != 0 && c.exists && c.version >= belowVersion) {
+    log_->info("{}: kept v{}: the delete was for versions below v{}", chunkName(id), c.version, belowVersion);
+    return Status::ok();
+  }
   c.exists = false;
   c.isPrimary = false;
   c.version = c.logVersion = 0;

@@ -108,7 +108,8 @@ class ChunkServer {
   // `fresh` (a just-allocated chunk that no replica holds data of: nothing to install).
   kj::Promise<InfoResult> assign(uint64_t id, uint64_t version, std::vector<Replica> replicas,
                                  uint32_t primary, uint32_t leaseMs, bool fresh = false);
-  kj::Promise<Status> remove(uint64_t id);
+  // Drops chunk `id`; with `belowVersion` non-zero only if this replica is older than that.
+  kj::Promise<Status> remove(uint64_t id, uint64_t belowVersion = 0);
   kj::Promise<InfoResult> fetch(uint64_t id, uint64_t version);
   kj::Promise<Status> install(uint64_t id, uint64_t version, Bytes data);
   kj::Promise<std::vector<ChunkMeta>> list();

@@ -73,7 +73,8 @@ kj::Promise<void> ChunkServiceImpl::assign(AssignContext context) {
 }
 
 kj::Promise<void> ChunkServiceImpl::delete_(DeleteContext context) {
-  return server_.remove(context.getParams().getChunkId()).then([context](Status st) mutable {
+  auto p = context.getParams();
+  return server_.remove(p.getChunkId(), p.getBelowVersion()).then([context](Status st) mutable {
     st.toWire(context.getResults().initStatus());
   });
 }

@@ -101,6 +101,7 @@ kj::Promise<void> Registrar::registerOnce() {
             uint64_t used = 0;
             for (auto& m : chunks) used += m.length;
             req.setUsedBytes(used);
+            usage_ = {used, chunks.size()};
             auto list = req.initChunks(static_cast<unsigned>(chunks.size()));
             for (size_t i = 0; i < chunks.size(); ++i) infoToWire(chunks[i], list[static_cast<unsigned>(i)]);
             req.setService(self_);
@@ -130,13 +131,28 @@ kj::Promise<void> Registrar::registerOnce() {
       });
 }
 
+void Registrar::refreshUsage() {
+  if (refreshing_) return;
+  refreshing_ = true;
+  ChunkStore* store = &store_;
+  usageTask_ = loop_.offload<std::pair<uint64_t, uint64_t>>([store]() {
+                      return std::make_pair(store->usedBytes(), static_cast<uint64_t>(store->list().size()));
+                    })
+                   .then([this](std::pair<uint64_t, uint64_t> usage) {
+                     usage_ = usage;
+                     refreshing_ = false;
+                   })
+                   .eagerlyEvaluate([this](kj::Exception&& e) {
+                     refreshing_ = false;
+                     log_->warn("cannot compute the space used: {}", e.getDescription().cStr());
+                   });
+}
+
 kj::Promise<void> Registrar::heartbeatLoop() {
   return loop_.timer().afterDelay(heartbeatMs_ * kj::MILLISECONDS).then([this]() {
-    ChunkStore* store = &store_;
-    return loop_.offload<std::pair<uint64_t, uint64_t>>([store]() {
-             return std::make_pair(store->usedBytes(), static_cast<uint64_t>(store->list().size()));
-           })
-        .then([this](std::pair<uint64_t, uint64_t> usage) {
+    refreshUsage();
+    return kj::evalNow([this]() -> kj::Promise<Status> {
+          std::pair<uint64_t, uint64_t> usage = usage_;
           KJ_IF_MAYBE(reg, registry_) {
             auto req = reg->heartbeatRequest();
             req.setId(server_.id());

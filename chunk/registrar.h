@@ -45,6 +45,9 @@ class Registrar {
   kj::Promise<void> run();
   kj::Promise<void> registerOnce();
   kj::Promise<void> heartbeatLoop();
+  // Recomputes usage_ on a worker unless that is already under way. The heartbeat never waits for
+  // it: with the worker pool busy (fsyncs) it would arrive late and the server would look hung.
+  void refreshUsage();
   template <typename T>
   kj::Promise<T> deadline(kj::Promise<T> p, const char* what);
   void setState(bool up, const std::string& why);
@@ -62,6 +65,9 @@ class Registrar {
   bool registered_ = false;
   bool everTried_ = false;
   uint64_t heartbeats_ = 0;
+  std::pair<uint64_t, uint64_t> usage_{0, 0};  // (used bytes, chunk count), as last computed
+  bool refreshing_ = false;
+  kj::Promise<void> usageTask_ = nullptr;
   kj::Promise<void> task_ = nullptr;
 };
 

@@ -15,6 +15,9 @@ namespace basalt::client {
 
 namespace {
 constexpr unsigned kMaxStaleRetries = 5;
+// How long a replica that left a read unanswered is tried last (about a repair delay: by then a hung
+// server's replicas have been replaced).
+constexpr auto kSlowReplicaPenalty = 10 * kj::SECONDS;
 using ChunkReadResponse = capnp::Response<rpc::ChunkService::ReadResults>;
 using ChunkStatusResponse = capnp::Response<rpc::ChunkService::UpdateResults>;
 using ChunkSyncResponse = capnp::Response<rpc::ChunkService::SyncResults>;
@@ -108,15 +111,69 @@ void FileIo::maybeEraseDirty(uint64_t ino) {
 
 kj::Promise<Layout> FileIo::layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite) {
   if (const Layout* l = layouts_.find(op->ino, index, forWrite)) return Layout(*l);
+  return fetchLayout(op, index, forWrite, 0);
+}
+
+template <typename T>
+kj::Promise<T> FileIo::watchPrimary(std::shared_ptr<Op> op, Layout l) {
+  if (config_.hedgeMs == 0 || l.primary >= l.replicas.size()) return kj::NEVER_DONE;
+  return loop_.timer()
+      .afterDelay(config_.hedgeMs * kj::MILLISECONDS)
+      .then([this, op, l]() { return checkPrimary(op, l); })
+      .then(
+          [this, op, l](Layout now) -> kj::Promise<T> {
+            if (now.version == l.version && now.primaryAddress() == l.primaryAddress()) {
+              return watchPrimary<T>(op, kj::mv(l));  // only slow: keep waiting for its answer
+            }
+            log_->info("chunk {} of inode {}: primary {} did not answer within {} ms; the metadata server "
+                       "named {} at v{}: resending there",
+                       l.index, op->ino, l.primaryAddress(), config_.hedgeMs, now.primaryAddress(),
+                       now.version);
+            return errnoException(ESTALE, fmt::format("primary {} of chunk {} of inode {} replaced (v{} -> v{})",
+                                                      l.primaryAddress(), l.index, op->ino, l.version,
+                                                      now.version));
+          },
+          [](kj::Exception&&) -> kj::Promise<T> {
+            return kj::NEVER_DONE;  // the metadata server is unreachable: the call's own deadline rules
+          });
+}
+
+kj::Promise<Layout> FileIo::checkPrimary(std::shared_ptr<Op> op, const Layout& l) {
+  // With write-behind many calls to one primary wait at once: they share one question.
+  auto key = std::make_pair(l.chunkId, l.version);
+  auto it = primaryChecks_.find(key);
+  if (it == primaryChecks_.end()) {
+    auto forget = [this, key]() {
+      // Not from inside the promise being erased.
+      kj::evalLater([this, key]() { primaryChecks_.erase(key); }).detach([](kj::Exception&&) {});
+    };
+    auto asked = fetchLayout(op, l.index, true, l.replicas[l.primary].id)
+                     .then(
+                         [forget](Layout now) {
+                           forget();
+                           return now;
+                         },
+                         [forget](kj::Exception&& e) -> Layout {
+                           forget();
+                           kj::throwFatalException(kj::mv(e));
+                         })
+                     .fork();
+    it = primaryChecks_.emplace(key, kj::mv(asked)).first;
+  }
+  return it->second.addBranch();
+}
+
+kj::Promise<Layout> FileIo::fetchLayout(std::shared_ptr<Op> op, uint32_t index, bool forWrite, uint32_t unresponsive) {
   uint64_t ino = op->ino;
   return meta_
       .call<rpc::Session::GetLayoutResults>(
           fmt::format("getLayout {} #{}{}", ino, index, forWrite ? " forWrite" : ""), ref(op->intr.get()),
-          [ino, index, forWrite](rpc::Session::Client& s) {
+          [ino, index, forWrite, unresponsive](rpc::Session::Client& s) {
             auto q = s.getLayoutRequest();
             q.setIno(ino);
             q.setIndex(index);
             q.setForWrite(forWrite);
+            q.setUnresponsive(unresponsive);
             return q.send();
           })
       .then([this, ino, index, forWrite](capnp::Response<rpc::Session::GetLayoutResults>&& r) {
@@ -203,6 +260,12 @@ kj::Promise<void> FileIo::readPiece(std::shared_ptr<Op> op, ChunkPiece piece,
           memset(out.begin(), 0, out.size());
           return kj::READY_NOW;
         }
+        // Replicas that recently left a read unanswered go last.
+        auto now = loop_.timer().now();
+        std::stable_partition(l.replicas.begin(), l.replicas.end(), [this, now](const Replica& r) {
+          auto it = slowUntil_.find(r.address);
+          return it == slowUntil_.end() || it->second <= now;
+        });
         return readReplica(op, kj::mv(l), 0, piece, out, "");
       })
       .catch_([this, op, piece, out, attempt](kj::Exception&& e) -> kj::Promise<void> {
@@ -243,11 +306,12 @@ kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i
     return kj::Promise<ChunkReadResponse>(q.send());
   });
   auto timed = loop_.timer().timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call));
-  return timed.then(
+  kj::Promise<void> attempt = timed.then(
       [this, op, l, i, piece, out, address](ChunkReadResponse&& r) mutable -> kj::Promise<void> {
         auto status = r.getStatus();
         int code = status.getCode();
         if (code == 0) {
+          slowUntil_.erase(address);
           auto data = r.getData();
           size_t n = std::min(data.size(), out.size());
           memcpy(out.begin(), data.begin(), n);
@@ -269,9 +333,23 @@ kj::Promise<void> FileIo::readReplica(std::shared_ptr<Op> op, Layout l, size_t i
       [this, op, l, i, piece, out, address](kj::Exception&& e) mutable -> kj::Promise<void> {
         if (!isDisconnect(e)) return kj::mv(e);
         pool_.reset(address);
+        slowUntil_.insert_or_assign(address, loop_.timer().now() + kSlowReplicaPenalty);
         std::string why = fmt::format("chunk server {}: {}", address, describeException(e));
         return readReplica(op, kj::mv(l), i + 1, piece, out, why);
       });
+  if (config_.hedgeMs == 0 || i + 1 >= l.replicas.size()) return attempt;
+  // A replica silent for hedgeMs (hung, or only slow): ask the next one too; the first answer wins
+  // (replicas at one version hold the same bytes). Only this attempt's own outcome can fail the
+  // read: a failing hedge just stops competing.
+  return attempt.exclusiveJoin(
+      loop_.timer()
+          .afterDelay(config_.hedgeMs * kj::MILLISECONDS)
+          .then([this, op, l, i, piece, out, address]() mutable {
+            slowUntil_.insert_or_assign(address, loop_.timer().now() + kSlowReplicaPenalty);
+            return readReplica(op, kj::mv(l), i + 1, piece, out,
+                               fmt::format("chunk server {}: no answer within {} ms", address, config_.hedgeMs));
+          })
+          .catch_([](kj::Exception&&) -> kj::Promise<void> { return kj::NEVER_DONE; }));
 }
 
 // ---- write -----------------------------------------------------------------------------------
@@ -455,7 +533,8 @@ kj::Promise<void> FileIo::updatePiece(std::shared_ptr<Op> op, uint32_t index, Op
           return kj::Promise<ChunkStatusResponse>(q.send());
         });
         return loop_.timer()
-            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
+                          call.exclusiveJoin(watchPrimary<ChunkStatusResponse>(op, l)))
             .then(
                 [this, op, l, address](ChunkStatusResponse&& r) {
                   auto status = r.getStatus();
@@ -700,7 +779,8 @@ kj::Promise<void> FileIo::syncChunk(std::shared_ptr<Op> op, uint32_t index, unsi
           return kj::Promise<ChunkSyncResponse>(q.send());
         });
         return loop_.timer()
-            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS, kj::mv(call))
+            .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
+                          call.exclusiveJoin(watchPrimary<ChunkSyncResponse>(op, l)))
             .then(
                 [address](ChunkSyncResponse&& r) {
                   auto status = r.getStatus();

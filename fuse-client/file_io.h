@@ -47,6 +47,11 @@ namespace basalt::client {
 struct IoConfig {
   uint32_t rpcTimeoutMs = 5000;
   double timeoutSec = 60.0;
+  // A call to a chunk's primary unanswered this long: ask the metadata server (with the primary's
+  // id) whether the chunk has another primary by now, and resend there if so; else keep waiting.
+  // A hung primary then costs about its lease (2 s), not rpcTimeoutMs (docs/client.md). A read
+  // unanswered this long also asks the next replica. 0 = never.
+  uint32_t hedgeMs = 1000;
   uint64_t writeBehindBytes = 0;  // 0: every write waits for its replicas
   uint64_t readAheadBytes = 0;    // 0: no readahead (readahead.h)
   uint64_t blockCacheBytes = 0;   // 0: no block cache for small reads (block_cache.h)
@@ -111,6 +116,17 @@ class FileIo {
   kj::Promise<kj::Array<kj::byte>> readSettled(uint64_t ino, uint64_t offset, size_t size,
                                                kj::Own<Interruptible> intr);
   kj::Promise<Layout> layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite);
+  // Asks the metadata server (bypassing the cache; caches the answer). `unresponsive`: see
+  // Session.getLayout.
+  kj::Promise<Layout> fetchLayout(std::shared_ptr<Op> op, uint32_t index, bool forWrite, uint32_t unresponsive);
+  // Never resolves while the metadata server keeps `l`'s primary; fails with ESTALE once it names
+  // another (checked every hedgeMs), so the caller resends there. Joined with a call to the
+  // primary, which cancels it when the call is answered.
+  template <typename T>
+  kj::Promise<T> watchPrimary(std::shared_ptr<Op> op, Layout l);
+  // One question to the metadata server per (chunk, version) at a time, shared by every waiting call.
+  kj::Promise<Layout> checkPrimary(std::shared_ptr<Op> op, const Layout& l);
+  std::map<std::pair<uint64_t, uint64_t>, kj::ForkedPromise<Layout>> primaryChecks_;
   kj::Promise<void> readPiece(std::shared_ptr<Op> op, ChunkPiece piece, kj::ArrayPtr<kj::byte> out,
                               unsigned attempt);
   kj::Promise<void> readReplica(std::shared_ptr<Op> op, Layout l, size_t i, ChunkPiece piece,
@@ -172,6 +188,9 @@ class FileIo {
     readahead_.drop(ino);
     blocks_.drop(ino);
   }
+  // Chunk servers that left a read unanswered for hedgeMs: reads try them last until then (a hung
+  // server would otherwise cost every read piece a hedge delay). Cleared by an answer.
+  std::map<std::string, kj::TimePoint> slowUntil_;
   std::unordered_map<uint64_t, Dirty> dirty_;
   std::unordered_map<uint64_t, Behind> behind_;
   std::function<void(rpc::Attr::Reader)> onAttr_;

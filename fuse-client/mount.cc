@@ -54,9 +54,12 @@ int runMount(const MountOptions& opts) {
 
   InodeTable inodes;
   ChunkPool pool(loop, opts.rpcTimeoutMs);
-  FileIo io(loop, meta, pool, inodes, IoConfig{opts.rpcTimeoutMs, opts.timeoutSec, static_cast<uint64_t>(opts.writeBehindMiB) << 20,
-                                     static_cast<uint64_t>(opts.readAheadMiB) << 20,
-                                     static_cast<uint64_t>(opts.readCacheMiB) << 20}, log);
+  FileIo io(loop, meta, pool, inodes,
+            IoConfig{opts.rpcTimeoutMs, opts.timeoutSec, opts.hedgeMs,
+                     static_cast<uint64_t>(opts.writeBehindMiB) << 20,
+                     static_cast<uint64_t>(opts.readAheadMiB) << 20,
+                     static_cast<uint64_t>(opts.readCacheMiB) << 20},
+            log);
   Filesystem fs(loop, opts, meta, inodes, io, log);
 
   std::vector<std::string> argvStore = fuseArgs(opts);

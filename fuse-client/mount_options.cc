@@ -69,6 +69,9 @@ Status applyOption(const std::string& opt, MountOptions* o) {
   } else if (key == "rpc_timeout_ms") {
     if (!parseUint(value, 3600000, &u) || u == 0) return bad();
     o->rpcTimeoutMs = static_cast<uint32_t>(u);
+  } else if (key == "hedge_ms") {
+    if (!parseUint(value, 3600000, &u)) return bad();
+    o->hedgeMs = static_cast<uint32_t>(u);
   } else if (key == "name") {
     if (value.empty()) return bad();
     o->clientName = value;
@@ -105,7 +108,9 @@ const char* mountUsage() {
   return "usage: basalt-mount HOST:PORT MOUNTPOINT [-o opt[,opt...]] [-f] [-d]\n"
          "  Basalt options: attr_timeout=SEC entry_timeout=SEC (default 60), timeout=SEC (total\n"
          "  deadline while servers are unreachable, default 60), rpc_timeout_ms=MS (per attempt,\n"
-         "  default 5000), name=CLIENTNAME, log_level=LEVEL, max_write=BYTES (default 1048576),\n"
+         "  default 5000), hedge_ms=MS (a primary silent this long: ask for a new one; a\n"
+         "  replica: also read the next; default 1000, 0 = never), name=CLIENTNAME,\n"
+         "  log_level=LEVEL, max_write=BYTES (default 1048576),\n"
          "  write_behind=MIB (writes in flight before write(2) waits, default 64; 0 = off),\n"
          "  read_ahead=MIB (fetched ahead for sequential readers, default 32; 0 = off),\n"
          "  read_cache=MIB (64 KiB blocks kept for small random reads, default 32; 0 = off).\n"

@@ -25,6 +25,7 @@ struct MountOptions {
   double entryTimeout = 60.0;     // entry_timeout=SEC
   double timeoutSec = 60.0;       // timeout=SEC: total deadline of a call while servers are unreachable
   uint32_t rpcTimeoutMs = 5000;   // rpc_timeout_ms=MS: deadline of one attempt
+  uint32_t hedgeMs = 1000; // hedge_ms=MS: ask for a new primary / the next replica after this (0: never)
   uint32_t maxWrite = 1u << 20;   // max_write=BYTES (also passed to libfuse)
   // write_behind=MIB: bytes of writes acknowledged before the chunk servers have them (0 = off);
   // flush, fsync and close still wait for every replica.

@@ -29,6 +29,7 @@ Status dispatch(CommandContext& c) {
     case rpc::Command::REGISTER_SERVER: return applyRegisterServer(c);
     case rpc::Command::DROP_GARBAGE: return applyDropGarbage(c);
     case rpc::Command::SET_LOCKS: return applySetLocks(c);
+    case rpc::Command::SET_SERVER_DRAINING: return applySetServerDraining(c);
   }
   return Status::error(ENOSYS, "unknown command kind " + std::to_string(static_cast<int>(c.cmd.which())));
 }

@@ -45,6 +45,19 @@ int main(int argc, char** argv) {
   app.add_option("--repair-delay-ms", chunkOptions.repairDelayMs,
                  "a replica on a server silent this long is copied elsewhere")->check(CLI::Range(0u, 86400000u));
   app.add_option("--chunk-lease-ms", chunkOptions.leaseMs, "a chunk primary's lease")->check(CLI::Range(500u, 600000u));
+  app.add_option("--suspect-ms", chunkOptions.suspectMs,
+                 "a chunk server silent this long is suspect: no new chunks or primaries on it "
+                 "(default: 3 heartbeats, at least 1000)")->check(CLI::Range(100u, 3600000u));
+  app.add_option("--dead-ms", chunkOptions.deadMs,
+                 "a chunk server silent this long is dead: it must register again")->check(CLI::Range(1000u, 86400000u));
+  app.add_option("--call-timeout-ms", chunkOptions.callTimeoutMs,
+                 "deadline of calls to chunk servers (more than their --forward-timeout-ms)")
+      ->check(CLI::Range(100u, 600000u));
+  app.add_option("--max-repairs", chunkOptions.maxRepairs, "chunk repairs in flight at once")->check(CLI::Range(1u, 1024u));
+  app.add_option("--max-moves", chunkOptions.maxMoves, "rebalancing moves in flight at once (0: no rebalancing)")
+      ->check(CLI::Range(0u, 1024u));
+  app.add_option("--move-bytes-per-sec", chunkOptions.moveBytesPerSec,
+                 "bound on the bytes/s rebalancing copies (0: unbounded)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
   app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");
   try {
@@ -68,7 +81,11 @@ int main(int argc, char** argv) {
   auto log = makeLogger("meta");
   EventLoop loop;
   SystemClock clock;
-  chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);
+  if (app.count("--suspect-ms") == 0) chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);
+  if (chunkOptions.deadMs < std::max(chunkOptions.suspectMs, chunkOptions.repairDelayMs)) {
+    return fail("--dead-ms must be at least --suspect-ms and --repair-delay-ms (a dead server's replicas are "
+                "already being re-replicated)");
+  }
   meta::CapacityProxy capacity;
   meta::MetaServer server(loop, **store, clock, capacity, log, meta::MetaOptions{leaseMs});
   meta::ChunkManager chunks(loop, server, makeLogger("meta.chunks"), chunkOptions);

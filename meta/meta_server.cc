@@ -165,6 +165,7 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     case rpc::Command::REGISTER_SERVER:
     case rpc::Command::DROP_GARBAGE:
     case rpc::Command::SET_LOCKS:
+    case rpc::Command::SET_SERVER_DRAINING:
       return fail(Status::error(EPERM, "server-internal command kind from session " + std::to_string(session)));
     default: break;
   }

@@ -44,6 +44,10 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
     info.setMissing(rs.missing);
     info.setRepairsDone(rs.repairsDone);
     info.setRepairsInFlight(rs.inFlight);
+    const RebalanceStats& rb = chunks_->rebalanceStats();
+    info.setRebalanceToMove(rb.toMove);
+    info.setRebalanceInFlight(rb.inFlight);
+    info.setRebalanceDone(rb.done);
   }
   auto servers = chunks_ ? chunks_->servers() : std::vector<ServerView>{};
   auto out = info.initChunkServers(servers.size());
@@ -56,6 +60,13 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
     out[i].setUsedBytes(servers[i].used);
     out[i].setChunks(servers[i].chunks);
     out[i].setLastHeartbeatMsAgo(servers[i].lastHeartbeatMsAgo);
+    out[i].setState(servers[i].state == ServerState::kAlive     ? rpc::ClusterInfo::ServerState::ALIVE
+                    : servers[i].state == ServerState::kSuspect ? rpc::ClusterInfo::ServerState::SUSPECT
+                                                                : rpc::ClusterInfo::ServerState::DEAD);
+    out[i].setDraining(servers[i].draining);
+    out[i].setChunksInMap(servers[i].chunksInMap);
+    out[i].setMovesOffInFlight(servers[i].movesOffInFlight);
+    out[i].setMovesOffDone(servers[i].movesOffDone);
   }
   return kj::READY_NOW;
 }
@@ -64,6 +75,19 @@ kj::Promise<void> MetaServiceImpl::chunkRegistry(ChunkRegistryContext context) {
   KJ_REQUIRE(chunks_ != nullptr, "this metadata server has no data path");
   context.getResults().setRegistry(kj::heap<ChunkRegistryImpl>(*chunks_));
   return kj::READY_NOW;
+}
+
+kj::Promise<void> MetaServiceImpl::drain(DrainContext context) {
+  if (chunks_ == nullptr) {
+    Status::error(ENOTSUP, "this metadata server has no data path").toWire(context.getResults().initStatus());
+    return kj::READY_NOW;
+  }
+  auto p = context.getParams();
+  return chunks_->setDraining(p.getServer().cStr(), !p.getUndrain()).then([context](Result<uint32_t> id) mutable {
+    auto r = context.getResults();
+    id.status().toWire(r.initStatus());
+    if (id.isOk()) r.setId(*id);
+  });
 }
 
 kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
@@ -97,9 +121,11 @@ kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
     list[i].initChunk().setId(e.id);
     list[i].getChunk().setVersion(e.version);
     auto reps = list[i].initReplicas(e.replicas.size());
+    auto zones = list[i].initZones(e.replicas.size());
     for (size_t j = 0; j < e.replicas.size(); ++j) {
       reps[j].setId(e.replicas[j]);
       reps[j].setAddress(chunks_ ? chunks_->addressOf(e.replicas[j]) : "");
+      zones.set(j, chunks_ ? chunks_->zoneOf(e.replicas[j]) : "");
     }
   }
   r.setDone(!more);
@@ -257,7 +283,7 @@ kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
     return kj::READY_NOW;
   }
   auto p = context.getParams();
-  return chunks_->getLayout(p.getIno(), p.getIndex(), p.getForWrite()).then([context](Result<Layout> l) mutable {
+  return chunks_->getLayout(p.getIno(), p.getIndex(), p.getForWrite(), p.getUnresponsive()).then([context](Result<Layout> l) mutable {
     auto r = context.getResults();
     l.status().toWire(r.initStatus());
     if (l.isOk()) layoutToWire(*l, r.initLayout());

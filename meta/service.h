@@ -24,6 +24,7 @@ class MetaServiceImpl final : public rpc::MetaService::Server {
   kj::Promise<void> clusterInfo(ClusterInfoContext context) override;
   kj::Promise<void> chunkRegistry(ChunkRegistryContext context) override;
   kj::Promise<void> listChunks(ListChunksContext context) override;
+  kj::Promise<void> drain(DrainContext context) override;
 
  private:
   MetaServer& server_;

@@ -34,7 +34,7 @@ enum class Table {
   kSessions,    // BE64(session) -> client name
   kDedup,       // BE64(session) ‖ BE64(seq) -> encoded Reply
   kChunkOwners, // BE64(chunk id) -> BE64(ino) ‖ BE32(index): which file a chunk belongs to
-  kServers,     // BE32(server id) -> address ‖ '\0' ‖ zone: every chunk server ever registered
+  kServers,     // BE32(server id) -> address ‖ '\0' ‖ zone [‖ '\0' ‖ "draining"]: every chunk server ever registered
   kLocks,       // BE64(ino) -> the inode's held locks (LockTable::encodeInode)
   kCount
 };

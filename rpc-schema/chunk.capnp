@@ -88,8 +88,10 @@ interface ChunkService {
   assign @4 (chunk :ChunkRef, replicas :List(ServerAddress), primary :UInt32, leaseMs :UInt32,
              fresh :Bool) -> (status :Status, info :ChunkInfo);
 
-  # Metadata server -> replica: drop this chunk (every version).
-  delete @5 (chunkId :UInt64) -> (status :Status);
+  # Metadata server -> replica: drop this chunk (every version). `belowVersion` non-zero: only a
+  # replica older than that version (a stale one) is dropped; a replica at that version or newer was
+  # copied here again meanwhile (e.g. moved back by the rebalancer) and stays (answer ok).
+  delete @5 (chunkId :UInt64, belowVersion :UInt64) -> (status :Status);
 
   # Peer -> replica: the whole chunk at its current version, for bringing a replica up to date.
   fetch @6 (chunk :ChunkRef) -> (status :Status, info :ChunkInfo, data :Data);

@@ -65,6 +65,7 @@ struct Command {
     registerServer @17 :RegisterServer;
     dropGarbage @18 :DropGarbage;
     setLocks @19 :SetLocks;
+    setServerDraining @20 :SetServerDraining;
   }
 
   # mknod, mkdir, symlink and create(2). The mode already has the caller's umask applied.
@@ -177,6 +178,13 @@ struct Command {
     zone @2 :Text;
   }
 
+  # Server-internal (`basalt drain`): chunk server `id` leaves the placement ring while `draining`;
+  # its chunks are moved to other servers by the rebalancer. ENOENT for an unknown server.
+  struct SetServerDraining {
+    id @0 :UInt32;
+    draining @1 :Bool;
+  }
+
   # Server-internal: a freed chunk has been deleted from every replica that could be reached.
   struct DropGarbage {
     chunkId @0 :UInt64;
@@ -231,6 +239,12 @@ struct ClusterInfo {
   missing @7 :UInt64;           # chunks with no live replica at all (unreadable until one returns)
   repairsDone @8 :UInt64;       # replica sets restored since this server started
   repairsInFlight @9 :UInt32;
+  # Rebalancing (chunks whose replica set differs from their placement on the ring of usable,
+  # non-draining servers), at the last scan: chunks still to move, moves in flight, moves done
+  # since this server started.
+  rebalanceToMove @10 :UInt64;
+  rebalanceInFlight @11 :UInt32;
+  rebalanceDone @12 :UInt64;
 
   struct SessionInfo {
     id @0 :UInt64;
@@ -247,6 +261,17 @@ struct ClusterInfo {
     usedBytes @5 :UInt64;
     chunks @6 :UInt64;
     lastHeartbeatMsAgo @7 :Int64;
+    state @8 :ServerState;
+    draining @9 :Bool;        # `basalt drain`: leaving the ring; its chunks move elsewhere
+    chunksInMap @10 :UInt64;  # replicas the chunk map places on it (at the last scan)
+    movesOffInFlight @11 :UInt32;  # rebalancing moves off this server in flight
+    movesOffDone @12 :UInt64;      # moves off this server done since the metadata server started
+  }
+  enum ServerState {
+    alive @0;    # heard from within suspectMs
+    suspect @1;  # silent for suspectMs: no new chunks or primaries on it (it may only be slow)
+    dead @2;     # silent for deadMs (or not registered since the metadata server started): its
+                 # replicas are re-replicated, nothing is sent to it until it registers again
   }
 }
 
@@ -274,8 +299,12 @@ interface Session {
   # (after a metadata server restart), so open-unlinked files are not reclaimed under it.
   renew @11 (openInodes :List(UInt64)) -> (status :Status, leaseMs :UInt32);
   # Where chunk `index` of a file lives. forWrite: allocate the chunk if it is a hole and make sure one
-  # replica holds a primary lease.
-  getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool) -> (status :Status, layout :Chunk.ChunkLayout);
+  # replica holds a primary lease. `unresponsive`: the id of the primary the caller was given, when a
+  # call to it has gone unanswered for a while (0 = none): the answer then waits until that server's
+  # next heartbeat is due, so it names a new primary (after the old lease) if the server is hung,
+  # or the same one if it is only slow.
+  getLayout @12 (ino :UInt64, index :UInt32, forWrite :Bool, unresponsive :UInt32)
+      -> (status :Status, layout :Chunk.ChunkLayout);
 
   # Locks (docs/meta.md, "Locks"). A lock's owner is (this session, `owner`, `kind`): kind is
   # lockKindPosix (owner = the kernel's lock_owner), lockKindOfd or lockKindFlock (owner = the open
@@ -337,6 +366,10 @@ interface MetaService {
   # Every allocated chunk with its replicas, in chunk id order after `after`, at most `max` (for
   # `basalt verify` and operators). `done` when there are no more.
   listChunks @3 (after :UInt64, max :UInt32) -> (status :Status, chunks :List(ChunkPlacement), done :Bool);
+  # `basalt drain`: marks chunk server `server` (its id in decimal, or its HOST:PORT) draining (or,
+  # with `undrain`, not draining). Durable. A draining server leaves the placement ring: no new
+  # chunks, and the rebalancer moves its chunks to their new places. ENOENT for an unknown server.
+  drain @4 (server :Text, undrain :Bool) -> (status :Status, id :UInt32);
 }
 
 # Where one chunk of one file lives (listChunks).
@@ -345,4 +378,5 @@ struct ChunkPlacement {
   index @1 :UInt32;
   chunk @2 :ChunkRef;
   replicas @3 :List(Common.ServerAddress);
+  zones @4 :List(Text);        # the failure zone of each replica's server ("" = none), same order
 }

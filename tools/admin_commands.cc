@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -50,7 +52,7 @@ std::string metaAddressOfPath(const std::string& path) {
   return m->source.substr(7);
 }
 
-int runVerify(const std::string& metaAddress) {
+int runVerify(const std::string& metaAddress, bool list) {
   EventLoop loop;
   RpcClient metaClient(loop, metaAddress);
   std::map<std::string, kj::Own<RpcClient>> chunkClients;
@@ -74,6 +76,16 @@ int runVerify(const std::string& metaAddress) {
         ++chunks;
         std::string name = chunkName(c.getChunk().getId(), c.getChunk().getVersion()) + " (inode " +
                            std::to_string(c.getIno()) + " chunk " + std::to_string(c.getIndex()) + ")";
+        if (list) {
+          std::cout << "chunk " << c.getChunk().getId() << " v" << c.getChunk().getVersion() << " inode "
+                    << c.getIno() << " index " << c.getIndex() << ":";
+          auto zones = c.getZones();
+          for (unsigned i = 0; i < c.getReplicas().size(); ++i) {
+            std::cout << " #" << c.getReplicas()[i].getId() << "@"
+                      << (i < zones.size() && zones[i].size() ? zones[i].cStr() : "-");
+          }
+          std::cout << "\n";
+        }
         kj::Maybe<kj::Array<kj::byte>> first;
         std::string firstAddress;
         for (auto r : c.getReplicas()) {
@@ -175,6 +187,90 @@ int runSetRepl(const std::string& path, int replicas) {
     return 1;
   }
   return 0;
+}
+
+namespace {
+
+struct DrainProgress {
+  bool found = false;
+  uint32_t id = 0;
+  bool draining = false;
+  uint64_t chunksLeft = 0, held = 0, done = 0;
+  uint32_t inFlight = 0;
+};
+
+DrainProgress drainProgress(EventLoop& loop, rpc::MetaService::Client& meta, uint32_t id) {
+  auto info = deadline(loop, meta.clusterInfoRequest().send()).wait(loop.waitScope()).getInfo();
+  DrainProgress p;
+  for (auto s : info.getChunkServers()) {
+    if (s.getId() != id) continue;
+    p.found = true;
+    p.id = id;
+    p.draining = s.getDraining();
+    p.chunksLeft = s.getChunksInMap();
+    p.held = s.getChunks();
+    p.inFlight = s.getMovesOffInFlight();
+    p.done = s.getMovesOffDone();
+  }
+  return p;
+}
+
+}  // namespace
+
+int runDrain(const std::string& metaAddress, const std::string& server, bool undrain, bool wait,
+             uint32_t timeoutSec) {
+  EventLoop loop;
+  RpcClient client(loop, metaAddress);
+  try {
+    auto meta = client.bootstrap(5000).wait(loop.waitScope()).castAs<rpc::MetaService>();
+    auto req = meta.drainRequest();
+    req.setServer(server);
+    req.setUndrain(undrain);
+    auto reply = deadline(loop, req.send()).wait(loop.waitScope());
+    if (reply.getStatus().getCode() != 0) {
+      std::cerr << "basalt drain: " << server << ": " << strerror(reply.getStatus().getCode()) << " ("
+                << reply.getStatus().getMessage().cStr() << ")\n";
+      return 1;
+    }
+    uint32_t id = reply.getId();
+    if (undrain) {
+      std::cout << "chunk server #" << id << " is no longer draining: it takes new chunks again, and chunks the "
+                << "ring places on it move back\n";
+      return 0;
+    }
+    DrainProgress p = drainProgress(loop, meta, id);
+    std::cout << "chunk server #" << id << " is draining: " << p.chunksLeft << " chunks left on it, " << p.inFlight
+              << " moves in flight, " << p.done << " done\n";
+    if (!wait) return 0;
+    auto start = std::chrono::steady_clock::now();
+    auto last = start;
+    for (;;) {
+      p = drainProgress(loop, meta, id);
+      if (!p.found || !p.draining) {
+        std::cerr << "basalt drain: chunk server #" << id << " is no longer draining (undrained meanwhile?)\n";
+        return 1;
+      }
+      if (p.chunksLeft == 0 && p.inFlight == 0 && p.held == 0) {
+        std::cout << "chunk server #" << id << " is empty: " << p.done << " chunks moved off it\n";
+        return 0;
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now - start > std::chrono::seconds(timeoutSec)) {
+        std::cerr << "basalt drain: chunk server #" << id << " still has " << p.chunksLeft
+                  << " chunks in the chunk map (" << p.held << " on its disk, " << p.inFlight
+                  << " moves in flight) after " << timeoutSec << " s\n";
+        return 1;
+      }
+      if (now - last > std::chrono::seconds(5)) {
+        std::cout << "  " << p.chunksLeft << " chunks left, " << p.inFlight << " in flight, " << p.done << " done\n";
+        last = now;
+      }
+      loop.timer().afterDelay(500 * kj::MILLISECONDS).wait(loop.waitScope());
+    }
+  } catch (const kj::Exception& e) {
+    std::cerr << "basalt drain: " << e.getDescription().cStr() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace basalt::tools

@@ -74,6 +74,18 @@ std::string startServer(const ClusterDir& dir, const std::string& name, const st
   return address;
 }
 
+std::vector<std::string> splitZones(const std::string& list) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > at) out.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
 std::string portOf(const std::string& address) {
   auto colon = address.rfind(':');
   return colon == std::string::npos ? "0" : address.substr(colon + 1);
@@ -96,6 +108,17 @@ int runUp(const UpOptions& options) {
     if (options.chunkSize) config["chunk-size"] = std::to_string(options.chunkSize);
   }
   if (options.sessionLeaseMs) config["session-lease-ms"] = std::to_string(options.sessionLeaseMs);
+  if (!options.zones.empty()) {
+    if (splitZones(options.zones).empty()) {
+      std::cerr << "basalt: --zones needs at least one zone name, e.g. --zones a,b\n";
+      return 1;
+    }
+    if (existed && config.count("zones") && config["zones"] != options.zones) {
+      std::cerr << "basalt: note: chunk servers started before keep their zone; new ones get zones from "
+                << options.zones << "\n";
+    }
+    config["zones"] = options.zones;
+  }
   if (existed) {
     if (options.chunksGiven && options.chunks > std::stoi(config["chunks"])) {
       config["chunks"] = std::to_string(options.chunks);  // grow the cluster
@@ -130,9 +153,18 @@ int runUp(const UpOptions& options) {
 
   for (int i = 1; i <= chunks; ++i) {
     std::string name = "chunk" + std::to_string(i);
+    // A server's zone is fixed at its first start and recorded, so restarts keep it.
+    if (!config.count(name + ".zone") && config.count("zones")) {
+      auto zones = splitZones(config["zones"]);
+      if (!zones.empty()) config[name + ".zone"] = zones[(i - 1) % zones.size()];
+    }
+    std::vector<std::string> args = {"--data", dir.chunkDataDir(i), "--meta", metaAddress};
+    if (config.count(name + ".zone") && !config[name + ".zone"].empty()) {
+      args.push_back("--zone");
+      args.push_back(config[name + ".zone"]);
+    }
     std::string address =
-        startServer(dir, name, "basalt-chunk", {"--data", dir.chunkDataDir(i), "--meta", metaAddress},
-                    config.count(name + ".port") ? config[name + ".port"] : "0");
+        startServer(dir, name, "basalt-chunk", args, config.count(name + ".port") ? config[name + ".port"] : "0");
     if (address.empty()) return 1;
     config[name + ".port"] = portOf(address);
     dir.writeConfig(config);
@@ -227,6 +259,31 @@ int runDown(const std::string& dirPath) {
   std::cout << "The cluster in " << dir.path() << " is down; its data stays there ("
             << "`basalt up --dir " << dirPath << "` starts it again).\n";
   return failures == 0 ? 0 : 1;
+}
+
+int runAddChunk(const std::string& dirPath, const std::string& zone) {
+  ClusterDir dir(absolutePath(dirPath));
+  if (!dir.exists()) {
+    std::cerr << "basalt: no cluster in " << dirPath << " (create one with `basalt up`)\n";
+    return 1;
+  }
+  auto config = dir.readConfig();
+  if (!config.count("chunks")) {
+    std::cerr << "basalt: " << dir.path() << "/cluster.conf has no chunk count\n";
+    return 1;
+  }
+  int n = std::stoi(config["chunks"]) + 1;
+  config["chunks"] = std::to_string(n);
+  if (!zone.empty()) config["chunk" + std::to_string(n) + ".zone"] = zone;
+  if (std::string err = dir.writeConfig(config); !err.empty()) {
+    std::cerr << "basalt: " << err << "\n";
+    return 1;
+  }
+  std::cout << "Adding chunk server " << n << " to " << dir.path() << "\n";
+  UpOptions up;
+  up.dir = dir.path();
+  up.mount = "";
+  return runUp(up);
 }
 
 }  // namespace basalt::tools

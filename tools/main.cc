@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   auto* chunksOpt = upCmd->add_option("--chunks", up.chunks, "Chunk servers")->capture_default_str();
   auto* replOpt = upCmd->add_option("--replicas", up.replicas, "Replicas per chunk")->capture_default_str();
   upCmd->add_option("--chunk-size", up.chunkSize, "Bytes per chunk of new files (default: 64 MiB)");
+  upCmd->add_option("--zones", up.zones,
+                    "Failure zones, comma-separated: chunk server i gets zones[(i-1) % n] (kept in the cluster dir)");
   upCmd->add_option("--session-lease-ms", up.sessionLeaseMs,
                     "Session lease of mounts: a dead mount's locks are released after it (default: 10000)")
       ->check(CLI::Range(100u, 3600000u));
@@ -23,6 +25,11 @@ int main(int argc, char** argv) {
   std::string dir = ".basalt";
   auto* downCmd = app.add_subcommand("down", "Unmount and stop everything `basalt up` started");
   downCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+
+  std::string addZone;
+  auto* addChunkCmd = app.add_subcommand("add-chunk", "Add one chunk server to a running local cluster");
+  addChunkCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+  addChunkCmd->add_option("--zone", addZone, "Its failure zone (default: the next of the cluster's --zones)");
 
   std::string mountpoint;
   auto* mountCmd = app.add_subcommand("mount", "Mount the cluster of DIR once more (another client)");
@@ -42,9 +49,23 @@ int main(int argc, char** argv) {
   benchCmd->add_option("--runs", bench.runs, "Runs per workload (default 3, --quick 2)");
 
   std::string meta;
+  bool verifyList = false;
   auto* verifyCmd = app.add_subcommand("verify", "Read every replica of every chunk and compare them");
   verifyCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
   verifyCmd->add_option("--meta", meta, "Metadata server HOST:PORT (instead of --dir)");
+  verifyCmd->add_flag("--list", verifyList, "Also print every chunk's replicas with their zones");
+
+  std::string drainServer;
+  bool undrain = false, drainWait = false;
+  uint32_t drainTimeout = 3600;
+  auto* drainCmd = app.add_subcommand("drain", "Move every chunk off a chunk server (it leaves the placement ring)");
+  drainCmd->add_option("SERVER", drainServer, "The chunk server: its id as `basalt status` shows it, or HOST:PORT")
+      ->required();
+  drainCmd->add_option("--dir", dir, "Cluster directory")->capture_default_str();
+  drainCmd->add_option("--meta", meta, "Metadata server HOST:PORT (instead of --dir)");
+  drainCmd->add_flag("--wait", drainWait, "Wait until the server holds no chunk");
+  drainCmd->add_option("--timeout", drainTimeout, "With --wait: give up after this many seconds")->capture_default_str();
+  drainCmd->add_flag("--undrain", undrain, "Stop draining: the server takes chunks again");
 
   std::string replPath;
   int replicas = 0;
@@ -55,7 +76,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (verifyCmd->parsed()) {
     if (meta.empty()) meta = basalt::tools::metaAddressOfCluster(dir);
-    return meta.empty() ? 1 : basalt::tools::runVerify(meta);
+    return meta.empty() ? 1 : basalt::tools::runVerify(meta, verifyList);
+  }
+  if (drainCmd->parsed()) {
+    if (meta.empty()) meta = basalt::tools::metaAddressOfCluster(dir);
+    return meta.empty() ? 1 : basalt::tools::runDrain(meta, drainServer, undrain, drainWait, drainTimeout);
   }
   if (setreplCmd->parsed()) return basalt::tools::runSetRepl(replPath, replicas);
   if (upCmd->parsed()) {
@@ -64,6 +89,7 @@ int main(int argc, char** argv) {
     return basalt::tools::runUp(up);
   }
   if (downCmd->parsed()) return basalt::tools::runDown(dir);
+  if (addChunkCmd->parsed()) return basalt::tools::runAddChunk(dir, addZone);
   if (mountCmd->parsed()) return basalt::tools::runMount(dir, mountpoint);
   if (statusCmd->parsed()) return basalt::tools::runStatus(dir);
   if (benchCmd->parsed()) return basalt::tools::bench::runBench(bench);

@@ -45,15 +45,24 @@ bool printClusterInfo(const std::string& address) {
             std::cout << "Chunks: " << info.getChunks() << ", under-replicated " << info.getUnderReplicated()
                       << ", missing " << info.getMissing() << "; repairs done " << info.getRepairsDone()
                       << ", in flight " << info.getRepairsInFlight() << "\n";
+            std::cout << "Rebalance: " << info.getRebalanceToMove() << " chunks to move, "
+                      << info.getRebalanceInFlight() << " in flight, " << info.getRebalanceDone() << " done\n";
             auto servers = info.getChunkServers();
             std::cout << "Chunk servers known to it: " << servers.size() << "\n";
             for (auto s : servers) {
+              const char* state = s.getState() == rpc::ClusterInfo::ServerState::ALIVE     ? "alive"
+                                  : s.getState() == rpc::ClusterInfo::ServerState::SUSPECT ? "SUSPECT"
+                                                                                            : "DEAD";
               std::cout << "  #" << s.getId() << " " << s.getAddress().cStr()
-                        << (s.getZone().size() ? " zone " + std::string(s.getZone().cStr()) : "")
-                        << (s.getAlive() ? "  alive" : "  DEAD") << "  " << s.getChunks()
-                        << " chunks, " << humanBytes(s.getUsedBytes()) << " used of "
-                        << humanBytes(s.getCapacityBytes()) << ", last heartbeat "
-                        << s.getLastHeartbeatMsAgo() << " ms ago\n";
+                        << (s.getZone().size() ? " zone " + std::string(s.getZone().cStr()) : "") << "  " << state
+                        << "  " << s.getChunks() << " chunks, " << humanBytes(s.getUsedBytes()) << " used of "
+                        << humanBytes(s.getCapacityBytes()) << ", last heartbeat " << s.getLastHeartbeatMsAgo()
+                        << " ms ago\n";
+              if (s.getDraining()) {
+                std::cout << "      draining: " << s.getChunksInMap() << " chunks left on it, "
+                          << s.getMovesOffInFlight() << " moves in flight, " << s.getMovesOffDone() << " done"
+                          << (s.getChunksInMap() == 0 && s.getMovesOffInFlight() == 0 ? " (empty)" : "") << "\n";
+              }
             }
             for (auto s : info.getSessions()) {
               std::cout << "  session " << std::hex << s.getId() << std::dec << " ("

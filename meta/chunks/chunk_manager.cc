@@ -38,7 +38,8 @@ struct AssignOutcome {
 }  // namespace
 
 ChunkManager::ChunkManager(EventLoop& loop, MetaServer& server, Logger log, ChunkOptions options)
-    : loop_(loop), server_(server), log_(std::move(log)), options_(options) {
+    : loop_(loop), server_(server), log_(std::move(log)), options_(options),
+      moveThrottle_(options.moveBytesPerSec) {
   errorHandler_ = kj::heap<TaskLogger>(log_);
   tasks_ = kj::heap<kj::TaskSet>(*errorHandler_);
 }
@@ -51,15 +52,17 @@ void ChunkManager::start() {
   nextChunkId_ = next ? readBe64(*next) : 1;
   txn.scan(Table::kServers, "", [&](std::string_view k, std::string_view v) {
     uint32_t id = readBe32(k);
-    auto nul = v.find('\0');
+    ServerRecord r = decodeServer(v);
     Server s;
-    s.address = std::string(v.substr(0, nul));
-    s.zone = nul == std::string_view::npos ? "" : std::string(v.substr(nul + 1));
+    s.address = r.address;
+    s.zone = r.zone;
+    s.draining = r.draining;
     servers_[id] = std::move(s);
     nextServerId_ = std::max(nextServerId_, id + 1);
     return true;
   });
-  noLeasesBefore_ = loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS;
+  startedAt_ = loop_.timer().now();
+  noLeasesBefore_ = startedAt_ + options_.leaseMs * kj::MILLISECONDS;
   log_->info("chunk map: next chunk id {}, {} chunk servers known; they re-register now", nextChunkId_,
              servers_.size());
   server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
@@ -96,26 +99,29 @@ kj::Promise<Result<uint32_t>> ChunkManager::registerServer(uint32_t id, std::str
     bool wasAlive = s.alive;
     s.address = address;
     s.zone = zone;
+    bool wasDead = s.dead;
     s.registered = true;
     s.alive = true;
+    s.dead = false;
     s.service = kj::mv(service);
     s.capacity = capacity;
     s.used = used;
     s.chunks = chunks.size();
     s.lastHeartbeat = loop_.timer().now();
     rebuildRing();
-    log_->info("chunk server #{} registered: {} zone '{}', {} chunks, {} MiB free{}", id, address, zone,
-               chunks.size(), (capacity - std::min(capacity, used)) >> 20, wasAlive ? " (re-registration)" : "");
+    log_->info("chunk server #{} registered: {} zone '{}', {} chunks, {} MiB free{}{}", id, address, zone,
+               chunks.size(), (capacity - std::min(capacity, used)) >> 20,
+               wasAlive ? " (re-registration)" : wasDead ? " (it was dead)" : "", s.draining ? "; draining" : "");
     // Replicas no file refers to, or of an older version, or that left the set: delete them.
     for (const auto& c : chunks) {
       KJ_IF_MAYBE(e, loadEntryById(c.id)) {
         if (c.version < e->version) {
-          deleteOn(id, c.id, "stale: an older version than the chunk map's");
+          deleteOn(id, c.id, e->version, "stale: an older version than the chunk map's");
         } else if (!contains(e->replicas, id)) {
-          deleteOn(id, c.id, "stale: no longer in the chunk's replica set");
+          deleteOn(id, c.id, e->version + 1, "stale: no longer in the chunk's replica set");
         }
       } else {
-        deleteOn(id, c.id, "no file refers to it");
+        deleteOn(id, c.id, 0, "no file refers to it");
       }
     }
     return id;
@@ -137,28 +143,46 @@ Status ChunkManager::heartbeat(uint32_t id, uint64_t capacity, uint64_t used, ui
     log_->info("chunk server #{} ({}) is heard from again", id, s.address);
     rebuildRing();
     reconcile(id);
+    scanChunkMap();
   }
   return Status::ok();
 }
 
 kj::Promise<void> ChunkManager::watchLiveness() {
   return loop_.timer().afterDelay(options_.heartbeatMs / 2 * kj::MILLISECONDS).then([this]() {
-    auto now = loop_.timer().now();
-    bool changed = false;
-    for (auto& [id, s] : servers_) {
-      if (!s.registered || !s.alive) continue;
-      auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
-      if (silent > options_.suspectMs) {
-        s.alive = false;
-        s.unusableSince = now;
-        changed = true;
-        log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
-                   s.address, silent);
-      }
-    }
-    if (changed) rebuildRing();
+    markSilentServers();
     return watchLiveness();
   });
+}
+
+void ChunkManager::markSilentServers() {
+  auto now = loop_.timer().now();
+  bool changed = false;
+  for (auto& [id, s] : servers_) {
+    if (!s.registered) continue;
+    auto silent = (now - s.lastHeartbeat) / kj::MILLISECONDS;
+    if (!s.alive && silent > options_.deadMs) {
+      // Dead: stop calling it (every call would wait out its deadline). Its heartbeats are refused
+      // from now on, so when it returns it registers again and reports what it holds, and whatever
+      // was re-replicated meanwhile is deleted on it.
+      s.registered = false;
+      s.dead = true;
+      s.service = nullptr;
+      log_->warn("chunk server #{} ({}) silent for {} ms: dead; it must register again", id, s.address, silent);
+      continue;
+    }
+    if (s.alive && silent > options_.suspectMs) {
+      s.alive = false;
+      s.unusableSince = now;
+      changed = true;
+      log_->warn("chunk server #{} ({}) silent for {} ms: suspect; no new chunks or primaries on it", id,
+                 s.address, silent);
+    }
+  }
+  if (changed) {
+    rebuildRing();
+    scanChunkMap();  // the counts `basalt status` shows reflect the new state at once
+  }
 }
 
 bool ChunkManager::usable(uint32_t id) const {
@@ -169,13 +193,61 @@ bool ChunkManager::usable(uint32_t id) const {
 void ChunkManager::rebuildRing() {
   ring_ = PlacementRing();
   for (const auto& [id, s] : servers_) {
-    if (usable(id)) ring_.addServer(id, s.zone, PlacementRing::weightForCapacity(s.capacity));
+    if (usable(id) && !s.draining) ring_.addServer(id, s.zone, PlacementRing::weightForCapacity(s.capacity));
   }
+}
+
+ServerState ChunkManager::stateOf(uint32_t id) const {
+  if (usable(id)) return ServerState::kAlive;
+  auto it = servers_.find(id);
+  if (it == servers_.end() || it->second.dead) return ServerState::kDead;
+  if (!it->second.registered) {
+    // Not heard from since this metadata server started.
+    return loop_.timer().now() - startedAt_ > options_.deadMs * kj::MILLISECONDS ? ServerState::kDead
+                                                                                   : ServerState::kSuspect;
+  }
+  return ServerState::kSuspect;
+}
+
+kj::Promise<Result<uint32_t>> ChunkManager::setDraining(std::string server, bool draining) {
+  uint32_t id = 0;
+  for (const auto& [sid, s] : servers_) {
+    if (s.address == server || std::to_string(sid) == server || "#" + std::to_string(sid) == server) id = sid;
+  }
+  if (id == 0) {
+    return Result<uint32_t>(Status::error(ENOENT, "no chunk server '" + server + "' (give its id as `basalt status` "
+                                                  "shows it, or its HOST:PORT)"));
+  }
+  return server_
+      .submitInternal([id, draining](rpc::Command::Builder cmd) {
+        auto sd = cmd.initSetServerDraining();
+        sd.setId(id);
+        sd.setDraining(draining);
+      })
+      .then([this, id, draining](Applied a) -> Result<uint32_t> {
+        Status st = Status::fromWire(a.reply().getStatus());
+        if (!st.isOk()) return st;
+        Server& s = servers_[id];
+        if (s.draining != draining) {
+          s.draining = draining;
+          s.movesOffDone = 0;
+          log_->info("chunk server #{} ({}) {}", id, s.address,
+                     draining ? "is draining: it leaves the ring and its chunks move elsewhere"
+                              : "is no longer draining: it rejoins the ring");
+        }
+        rebuildRing();
+        return id;
+      });
 }
 
 std::string ChunkManager::addressOf(uint32_t id) const {
   auto it = servers_.find(id);
   return it == servers_.end() ? "" : it->second.address;
+}
+
+std::string ChunkManager::zoneOf(uint32_t id) const {
+  auto it = servers_.find(id);
+  return it == servers_.end() ? "" : it->second.zone;
 }
 
 std::vector<ServerView> ChunkManager::servers() const {
@@ -187,6 +259,11 @@ std::vector<ServerView> ChunkManager::servers() const {
     v.address = s.address;
     v.zone = s.zone;
     v.alive = usable(id);
+    v.state = stateOf(id);
+    v.draining = s.draining;
+    v.chunksInMap = s.chunksInMap;
+    v.movesOffInFlight = s.movesOffInFlight;
+    v.movesOffDone = s.movesOffDone;
     v.capacity = s.capacity;
     v.used = s.used;
     v.chunks = s.chunks;
@@ -207,13 +284,14 @@ Result<Capacity> ChunkManager::capacity() {
   return c;
 }
 
-void ChunkManager::deleteOn(uint32_t serverId, uint64_t chunkId, const char* why) {
+void ChunkManager::deleteOn(uint32_t serverId, uint64_t chunkId, uint64_t belowVersion, const char* why) {
   auto it = servers_.find(serverId);
   if (it == servers_.end()) return;
   KJ_IF_MAYBE(service, it->second.service) {
     log_->info("deleting chunk {} on #{} ({}): {}", chunkId, serverId, it->second.address, why);
     auto req = service->deleteRequest();
     req.setChunkId(chunkId);
+    req.setBelowVersion(belowVersion);
     tasks_->add(loop_.timer()
                     .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
                     .then([this, serverId, chunkId](auto&& r) {
@@ -282,7 +360,7 @@ kj::Promise<void> ChunkManager::collectGarbage() {
 bool ChunkManager::gone(uint32_t id) const {
   if (usable(id)) return false;
   auto it = servers_.find(id);
-  if (it == servers_.end()) return true;
+  if (it == servers_.end() || it->second.dead) return true;
   if (!it->second.registered) {
     // Not heard from since this metadata server started: gone once a repair delay has passed.
     return loop_.timer().now() - noLeasesBefore_ > options_.repairDelayMs * kj::MILLISECONDS;
@@ -301,10 +379,10 @@ void ChunkManager::reconcile(uint32_t id) {
                         uint64_t cid = c.getChunk().getId();
                         KJ_IF_MAYBE(e, loadEntryById(cid)) {
                           if (c.getChunk().getVersion() < e->version && !contains(e->replicas, id)) {
-                            deleteOn(id, cid, "stale: re-replicated while this server was away");
+                            deleteOn(id, cid, e->version, "stale: re-replicated while this server was away");
                           }
                         } else {
-                          deleteOn(id, cid, "no file refers to it");
+                          deleteOn(id, cid, 0, "no file refers to it");
                         }
                       }
                     }));
@@ -313,65 +391,107 @@ void ChunkManager::reconcile(uint32_t id) {
 
 kj::Promise<void> ChunkManager::repairLoop() {
   return loop_.timer().afterDelay(options_.repairIntervalMs * kj::MILLISECONDS).then([this]() {
-    struct Candidate {
-      uint64_t ino;
-      uint32_t index;
-      uint8_t replication;
-      size_t live;
-    };
-    std::vector<Candidate> todo;
+    scanChunkMap();
+    return repairLoop();
+  });
+}
+
+void ChunkManager::scanChunkMap() {
+  {
+    std::vector<RepairCandidate> todo;
+    std::vector<MoveCandidate> moves;
     RepairStats counts;
     counts.repairsDone = repair_.repairsDone;
     counts.inFlight = repair_.inFlight;
+    std::map<uint32_t, uint64_t> perServer;
+    auto isUsable = [this](uint32_t id) { return usable(id); };
     {
       Txn txn = server_.store().beginRead();
-      std::map<uint64_t, uint8_t> replication;  // per inode, read once per scan
+      struct FileInfo {
+        uint8_t replication;
+        uint64_t size;
+        uint32_t chunkSize;
+      };
+      std::map<uint64_t, FileInfo> files;  // per inode, read once per scan
       txn.scan(Table::kChunks, "", [&](std::string_view k, std::string_view v) {
         ++counts.chunks;
         uint64_t ino = readBe64(k);
         uint32_t index = readBe32(k, 8);
         ChunkEntry e = decodeChunk(v);
-        auto r = replication.find(ino);
-        if (r == replication.end()) {
+        auto f = files.find(ino);
+        if (f == files.end()) {
           auto n = loadInode(txn, ino);
-          r = replication.emplace(ino, n.isOk() ? n->replication : 1).first;
+          FileInfo fi = n.isOk() ? FileInfo{n->replication, n->size, n->chunkSize} : FileInfo{1, 0, 0};
+          f = files.emplace(ino, fi).first;
         }
+        uint8_t replication = f->second.replication;
         size_t live = 0;
         bool anyGone = false;
         for (uint32_t id : e.replicas) {
+          ++perServer[id];
           if (usable(id)) ++live;
           if (gone(id)) anyGone = true;
         }
         if (live == 0) {
           ++counts.missing;
-        } else if (live < r->second) {
+        } else if (live < replication) {
           ++counts.underReplicated;
         }
-        bool wantMore = e.replicas.size() < r->second || anyGone;
-        if (live > 0 && wantMore && ring_.serverCount() > 0) todo.push_back({ino, index, r->second, live});
+        bool wantMore = e.replicas.size() < replication || anyGone;
+        if (live > 0 && wantMore && ring_.serverCount() > 0) {
+          todo.push_back({ino, index, replication, live});
+        } else {
+          Move m = planMove(ring_, e.id, e.replicas, replication, isUsable);
+          if (m.kind != Move::Kind::kNone) {
+            uint64_t offset = static_cast<uint64_t>(index) * f->second.chunkSize;
+            uint64_t bytes = f->second.size > offset ? std::min<uint64_t>(f->second.size - offset, f->second.chunkSize) : 0;
+            // Every version bump re-installs the whole chunk on each backup: a move sends it
+            // `replication` times (the add) and `replication - 1` times (the trim).
+            uint64_t sent = bytes * (m.kind == Move::Kind::kAdd ? 2u * replication - 1 : replication - 1u);
+            moves.push_back({ino, index, e.id, replication, sent, m.from});
+          }
+        }
         return true;
       });
     }
     repair_ = counts;
-    // Single-copy chunks first.
-    std::stable_sort(todo.begin(), todo.end(), [](const Candidate& a, const Candidate& b) { return a.live < b.live; });
-    for (const auto& c : todo) {
-      if (repair_.inFlight >= options_.maxRepairs) break;
-      ++repair_.inFlight;
-      uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
-      KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
-      tasks_->add(serialized(key, [this, c]() { return repairChunk(c.ino, c.index, c.replication); })
-                      .then([this](Result<Layout> r) {
-                        --repair_.inFlight;
-                        if (r.isOk() && r->chunkId != 0) ++repair_.repairsDone;
-                      },
-                      [this](kj::Exception&& e) {
-                        --repair_.inFlight;
-                        log_->warn("repair failed: {}", e.getDescription().cStr());
-                      }));
+    for (auto& [id, s] : servers_) {
+      auto c = perServer.find(id);
+      s.chunksInMap = c == perServer.end() ? 0 : c->second;
     }
-    return repairLoop();
-  });
+    // Single-copy chunks first.
+    std::stable_sort(todo.begin(), todo.end(),
+                     [](const RepairCandidate& a, const RepairCandidate& b) { return a.live < b.live; });
+    pendingRepairs_.assign(todo.begin(), todo.end());
+    startRepairs();
+    rebalance_.toMove = moves.size();
+    pendingMoves_.assign(moves.begin(), moves.end());
+    startMoves();
+  }
+}
+
+void ChunkManager::startRepairs() {
+  while (!pendingRepairs_.empty() && repair_.inFlight < options_.maxRepairs) {
+    RepairCandidate c = pendingRepairs_.front();
+    pendingRepairs_.pop_front();
+    uint64_t key = (1ull << 62) | ((c.ino << 24) ^ c.index);  // one repair per chunk at a time
+    KJ_IF_MAYBE(e, loadEntry(c.ino, c.index)) { key = e->id; }
+    if (busy_.count(key)) continue;  // being changed now (a repair in flight, a lease): next scan
+    ++repair_.inFlight;
+    tasks_->add(serialized(key, [this, c]() { return repairChunk(c.ino, c.index, c.replication); })
+                    .then([this](Result<Layout> r) {
+                      --repair_.inFlight;
+                      if (r.isOk() && r->chunkId != 0) ++repair_.repairsDone;
+                      startRepairs();
+                      startMoves();
+                    },
+                    [this](kj::Exception&& e) {
+                      --repair_.inFlight;
+                      log_->warn("repair failed: {}", e.getDescription().cStr());
+                      startRepairs();
+                      startMoves();
+                    }));
+  }
 }
 
 // Gives the chunk `replication` live replicas again: the replicas on gone servers leave the set,
@@ -477,7 +597,8 @@ kj::Promise<Result<Layout>> ChunkManager::serialized(uint64_t key,
   return before.then([fn = kj::mv(fn)]() mutable { return fn(); }).attach(kj::mv(finish));
 }
 
-kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index, bool forWrite) {
+kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index, bool forWrite,
+                                                    uint32_t unresponsive) {
   uint8_t replication;
   {
     Txn txn = server_.store().beginRead();
@@ -497,8 +618,8 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
       return Result<Layout>(layoutOf(*e, primary));
     }
     uint64_t id = e->id;
-    return serialized(id, [this, ino, index]() -> kj::Promise<Result<Layout>> {
-      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0); }
+    return serialized(id, [this, ino, index, unresponsive]() -> kj::Promise<Result<Layout>> {
+      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0, unresponsive); }
       return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
                                                       std::to_string(ino) + " was freed"));
     });
@@ -552,10 +673,25 @@ kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersio
       .then([](Applied a) { return Status::fromWire(a.reply().getStatus()); });
 }
 
-kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
+kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt, uint32_t unresponsive) {
   auto now = loop_.timer().now();
   auto it = leases_.find(e.id);
   bool held = it != leases_.end() && it->second.version == e.version && it->second.expires > now;
+  if (unresponsive != 0 && it != leases_.end() && it->second.primary == unresponsive && usable(unresponsive)) {
+    // A client's call to this primary went unanswered. By the time its next heartbeat is due we
+    // know whether it is hung (then suspect: replaced once its lease ends) or only slow (it stays).
+    auto due = servers_[unresponsive].lastHeartbeat + (options_.suspectMs + 1) * kj::MILLISECONDS;
+    if (due > now) {
+      uint64_t ino = e.ino;
+      uint32_t index = e.index;
+      return loop_.timer().atTime(due).then([this, ino, index, attempt]() -> kj::Promise<Result<Layout>> {
+        markSilentServers();
+        KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, attempt); }
+        return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
+                                                        std::to_string(ino) + " was freed"));
+      });
+    }
+  }
   if (held && usable(it->second.primary) && contains(e.replicas, it->second.primary)) {
     uint32_t primary = it->second.primary;
     uint32_t idx = std::find(e.replicas.begin(), e.replicas.end(), primary) - e.replicas.begin();
@@ -575,6 +711,13 @@ kj::Promise<Result<Layout>> ChunkManager::ensurePrimary(Entry e, int attempt) {
                chunkName(e.id, e.version), it->second.primary,
                (it->second.expires - now) / kj::MILLISECONDS);
     return loop_.timer().atTime(it->second.expires).then([this, e, attempt]() { return ensurePrimary(e, attempt); });
+  }
+  if (it != leases_.end() && it->second.version == e.version && usable(it->second.primary) &&
+      contains(e.replicas, it->second.primary)) {
+    // The lease ran out but its holder is fine: renew it at the same version. Nobody else can have
+    // been primary meanwhile (a new primary always comes with a new version), and the backups
+    // need no new copy, as a new version would give them.
+    return appoint(e, e.replicas, false, attempt);
   }
   std::vector<uint32_t> live;
   for (uint32_t id : e.replicas) {
@@ -600,8 +743,10 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
   Entry n = e;
   uint32_t primary = live[0];
   auto lease = leases_.find(e.id);
+  bool renewal = false;
   if (!bump && lease != leases_.end() && lease->second.version == e.version && contains(e.replicas, lease->second.primary)) {
     primary = lease->second.primary;  // renewal: the same primary
+    renewal = !fresh;
   }
   kj::Promise<Status> recorded = Status::ok();
   if (bump) {
@@ -609,7 +754,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     n.replicas = live;
     recorded = setChunk(n, e.version);
   }
-  return recorded.then([this, n, primary, attempt, fresh](Status st) mutable -> kj::Promise<Result<Layout>> {
+  return recorded.then([this, n, primary, attempt, fresh, renewal](Status st) mutable -> kj::Promise<Result<Layout>> {
     if (st.code() == ESTALE) {
       // Changed meanwhile (a failure report): start again from the map.
       KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { return ensurePrimary(*fresh, attempt + 1); }
@@ -619,7 +764,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     auto failed = std::make_shared<std::vector<uint32_t>>();
     // A just-allocated chunk (never bumped) holds no data anywhere: every replica at once.
     bool parallel = fresh && n.version == 1;
-    return assignAll(n, idx, *failed, parallel).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
+    return assignAll(n, idx, *failed, renewal, parallel).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
                                            -> kj::Promise<Result<Layout>> {
       auto now = loop_.timer().now();
       if (!st.isOk()) {
@@ -681,7 +826,7 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
 }
 
 kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut,
-                                            bool fresh) {
+                                            bool renewal, bool fresh) {
   // The primary first: it brings every backup to its state (install) before it answers. Only then
   // the backups, which merely learn their role. A backup told of a new version before its primary
   // has the data waits for it ("syncing") and may not become primary itself, so assigning them
@@ -691,11 +836,16 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
   std::string name = chunkName(e.id, e.version);
   uint32_t primaryId = e.replicas[primaryIndex];
   auto assignBackups = [this, e, primaryId, failed, name, fresh]() {
+    // Backups the primary reported unreachable while it caught them up have left the set (a newer
+    // version): calling them would only wait out their deadline.
+    std::vector<uint32_t> current = e.replicas;
+    KJ_IF_MAYBE(now, loadEntryById(e.id)) { current = now->replicas; }
     kj::Vector<kj::Promise<std::pair<uint32_t, Status>>> calls;
     uint32_t p = std::find(e.replicas.begin(), e.replicas.end(), primaryId) - e.replicas.begin();
     for (uint32_t i = 0; i < e.replicas.size(); ++i) {
       if (i == p) continue;
       uint32_t id = e.replicas[i];
+      if (!contains(current, id)) continue;
       calls.add(assignOne(e, i, p, fresh).then([id](Status st) { return std::make_pair(id, st); }));
     }
     return kj::joinPromises(calls.releaseAsArray())
@@ -708,7 +858,7 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
           return Status::ok();
         });
   };
-  if (fresh) {
+  if (fresh && !renewal) {
     auto backups = assignBackups();
     return assignOne(e, primaryIndex, primaryIndex, true)
         .then([backups = kj::mv(backups)](Status primary) mutable -> kj::Promise<Status> {
@@ -716,8 +866,8 @@ kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryInde
           return kj::mv(backups);
         });
   }
-  return assignOne(e, primaryIndex, primaryIndex).then([assignBackups](Status primary) -> kj::Promise<Status> {
-    if (!primary.isOk()) return primary;
+  return assignOne(e, primaryIndex, primaryIndex).then([assignBackups, renewal](Status primary) -> kj::Promise<Status> {
+    if (!primary.isOk() || renewal) return primary;
     return assignBackups();
   });
 }
@@ -743,13 +893,27 @@ kj::Promise<Status> ChunkManager::assignOne(const Entry& e, uint32_t index, uint
   req.setLeaseMs(options_.leaseMs);
   req.setFresh(fresh);
   std::string addr = it->second.address;
-  return loop_.timer()
+  kj::Promise<Status> call = loop_.timer()
       .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
       .then([](auto&& r) { return Status::fromWire(r.getStatus()); },
             [id, addr](kj::Exception&& ex) {
               return Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " (" + addr + "): " +
                                                   ex.getDescription().cStr());
             });
+  // A server that goes silent during the call is given up as soon as it is suspect, not at the
+  // call's deadline: a fresh chunk whose first primary hangs is placed anew ~1.5 s after the hang.
+  if (usable(id)) call = call.exclusiveJoin(untilUnusable(id));
+  return call;
+}
+
+kj::Promise<Status> ChunkManager::untilUnusable(uint32_t id) {
+  return loop_.timer().afterDelay(options_.heartbeatMs / 2 * kj::MILLISECONDS).then([this, id]() -> kj::Promise<Status> {
+    if (!usable(id)) {
+      return Status::error(EHOSTDOWN, "chunk server #" + std::to_string(id) + " (" + addressOf(id) +
+                                          ") went silent during the call (suspect)");
+    }
+    return untilUnusable(id);
+  });
 }
 
 // Not queued behind other changes of the chunk: a primary reports failures while it answers an
@@ -785,7 +949,7 @@ kj::Promise<Result<uint64_t>> ChunkManager::reportFailure(uint64_t chunkId, uint
       }
       // The dropped replica is stale from now on: delete it where it can be reached (a server that
       // is down deletes it when it registers again); the repair loop makes a new copy.
-      deleteOn(serverId, n.id, "dropped from the chunk's replica set");
+      deleteOn(serverId, n.id, n.version, "dropped from the chunk's replica set");
       return n.version;
     });
   }

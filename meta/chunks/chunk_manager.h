@@ -15,6 +15,7 @@
 
 #include <kj/async.h>
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "meta/capacity.h"
 #include "meta/meta_server.h"
+#include "meta/placement/move_plan.h"
 #include "meta/placement/ring.h"
 #include "rpc-schema/chunk.capnp.h"
 #include "server/event_loop.h"
@@ -29,22 +31,36 @@
 
 namespace basalt::meta {
 
+// Liveness, in order (docs/meta.md, "Liveness and the hang budget"): silent for suspectMs =
+// suspect (no new chunks or primaries on it); for repairDelayMs = its replicas leave their sets and
+// are copied elsewhere; for deadMs = dead (nothing is sent to it; it must register again, and what
+// it reports then is reconciled against the chunk map). The defaults keep a hung server's cost to
+// a writer within 3 s: suspect after 1.5 s, a lease ends within 2 s, a hung callee is given up
+// after 2.5 s (more than a primary's 2 s forward deadline plus its failure report).
 struct ChunkOptions {
-  uint32_t heartbeatMs = 1000;     // how often chunk servers heartbeat
-  uint32_t suspectMs = 3000;       // silent this long: no new chunks or primaries on it
+  uint32_t heartbeatMs = 500;      // how often chunk servers heartbeat
+  uint32_t suspectMs = 1500;       // silent this long: no new chunks or primaries on it
   uint32_t deadMs = 30000;         // silent this long: dead
-  uint32_t leaseMs = 3000;         // a primary's lease: a dead primary is replaced after at most this
-  uint32_t callTimeoutMs = 3000;   // deadline of every call to a chunk server
+  uint32_t leaseMs = 2000;         // a primary's lease: a hung primary is replaced after at most this
+  uint32_t callTimeoutMs = 2500;   // deadline of every call to a chunk server
   uint32_t gcIntervalMs = 1000;    // how often freed chunks are deleted from chunk servers
   uint32_t repairDelayMs = 10000;  // a replica on a server silent this long leaves its set and is
                                    // copied elsewhere (a suspect server may just be slow)
   uint32_t repairIntervalMs = 1000;  // how often the chunk map is scanned for missing replicas
   uint32_t maxRepairs = 4;         // chunk copies in flight at once (throttle)
+  uint32_t maxMoves = 2;           // rebalancing moves in flight at once
+  uint64_t moveBytesPerSec = 32ull << 20;  // rebalancing copy rate bound (0 = unbounded)
 };
 
 struct RepairStats {
   uint64_t chunks = 0, underReplicated = 0, missing = 0, repairsDone = 0;
   uint32_t inFlight = 0;
+};
+
+struct RebalanceStats {
+  uint64_t toMove = 0;  // chunks not where the ring puts them (at the last scan)
+  uint32_t inFlight = 0;
+  uint64_t done = 0;    // moves completed since start
 };
 
 struct ServerRef {
@@ -67,12 +83,19 @@ struct ReportedChunk {
   uint64_t version = 0;
 };
 
+enum class ServerState { kAlive, kSuspect, kDead };
+
 struct ServerView {
   uint32_t id = 0;
   std::string address, zone;
-  bool alive = false;
+  bool alive = false;  // usable: registered and heard from within suspectMs
+  ServerState state = ServerState::kDead;
+  bool draining = false;
   uint64_t capacity = 0, used = 0, chunks = 0;
   int64_t lastHeartbeatMsAgo = -1;
+  uint64_t chunksInMap = 0;  // replicas the chunk map places on it (last scan)
+  uint32_t movesOffInFlight = 0;
+  uint64_t movesOffDone = 0;
 };
 
 class ChunkManager final : public CapacitySource {
@@ -99,20 +122,32 @@ class ChunkManager final : public CapacitySource {
                                               std::string reason);
 
   // ---- clients
-  // forWrite: allocates a hole and makes sure a live replica holds a primary lease.
-  kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite);
+  // forWrite: allocates a hole and makes sure a live replica holds a primary lease. `unresponsive`:
+  // a client got no answer from this primary (0 = none): decide once its heartbeat is due.
+  kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite, uint32_t unresponsive = 0);
+
+  // `basalt drain`: `server` is an id in decimal or an address. A draining server leaves the ring
+  // (durably: a SetServerDraining command); the rebalancer moves its chunks. Resolves with its id;
+  // ENOENT for an unknown server.
+  kj::Promise<Result<uint32_t>> setDraining(std::string server, bool draining);
 
   Result<Capacity> capacity() override;
   std::vector<ServerView> servers() const;
   std::string addressOf(uint32_t id) const;
+  std::string zoneOf(uint32_t id) const;
   uint32_t heartbeatMs() const { return options_.heartbeatMs; }
   const RepairStats& repairStats() const { return repair_; }
+  const RebalanceStats& rebalanceStats() const { return rebalance_; }
 
  private:
   struct Server {
     std::string address, zone;
     bool registered = false;  // registered since this start (we hold its capability)
     bool alive = false;
+    bool dead = false;        // silent for deadMs: its capability was dropped until it registers
+    bool draining = false;    // out of the ring; its chunks move elsewhere
+    uint64_t chunksInMap = 0, movesOffDone = 0;
+    uint32_t movesOffInFlight = 0;
     kj::Maybe<rpc::ChunkService::Client> service;
     uint64_t capacity = 0, used = 0, chunks = 0;
     kj::TimePoint lastHeartbeat = kj::origin<kj::TimePoint>();
@@ -133,15 +168,20 @@ class ChunkManager final : public CapacitySource {
 
   kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
                                        int attempt);
-  kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt);
+  kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
   // may be placed anew if its first primary fails.
   kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
                                       bool fresh = false);
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
-  // `fresh`: a just-allocated chunk that no replica holds data of; assigned everywhere at once.
-  kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex,
-                                std::vector<uint32_t>& failed, bool fresh = false);
+  // `renewal`: the same primary at the same version gets a longer lease; the backups, which know
+  // both already, are not called (a hung backup must not hold up the renewal). `fresh`: a
+  // just-allocated chunk that no replica holds data of; assigned everywhere at once.
+  kj::Promise<Status> assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failed,
+                                bool renewal = false, bool fresh = false);
+  // Resolves (EHOSTDOWN) once server `id` is no longer usable (suspect, dead); polls at half a
+  // heartbeat. Joined with calls that should not wait out their deadline on a silent server.
+  kj::Promise<Status> untilUnusable(uint32_t id);
   // assign to replica `index` of `e`, naming replica `primaryIndex` the primary.
   kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex,
                                 bool fresh = false);
@@ -153,18 +193,49 @@ class ChunkManager final : public CapacitySource {
   Layout layoutOf(const Entry& e, uint32_t primaryIndex) const;
   bool usable(uint32_t id) const;
   kj::Promise<void> watchLiveness();
+  // Marks servers silent for suspectMs suspect and for deadMs dead (and rebuilds the ring).
+  void markSilentServers();
   kj::Promise<void> collectGarbage();
   // Restores replica counts: scans the chunk map, starts up to maxRepairs copies, single-copy
   // chunks first.
   kj::Promise<void> repairLoop();
+  // One pass over the chunk map: counts (status), repair candidates, rebalancing moves; starts
+  // what the slots allow. Run by repairLoop and whenever a server's liveness changes.
+  void scanChunkMap();
   kj::Promise<Result<Layout>> repairChunk(uint64_t ino, uint32_t index, uint8_t replication);
   // A replica on `id` counts as gone (it leaves the set and is copied elsewhere).
   bool gone(uint32_t id) const;
   // A server that was suspect is heard from again: delete the replicas it holds that were
   // re-replicated (or freed) meanwhile.
   void reconcile(uint32_t id);
-  void deleteOn(uint32_t serverId, uint64_t chunkId, const char* why);
+  // Deletes the replica of `chunkId` on `serverId` if it is older than `belowVersion` (0: any).
+  void deleteOn(uint32_t serverId, uint64_t chunkId, uint64_t belowVersion, const char* why);
   void rebuildRing();
+  ServerState stateOf(uint32_t id) const;
+
+  // ---- rebalancing (rebalancer.cc)
+  struct MoveCandidate {
+    uint64_t ino;
+    uint32_t index;
+    uint64_t chunkId;
+    uint8_t replication;
+    uint64_t bytes;  // estimated copy size
+    uint32_t from;
+  };
+  // Starts queued repairs while slots allow (called after each scan and each finished repair).
+  void startRepairs();
+  // Starts queued moves while slots, the byte throttle and the absence of waiting repairs allow.
+  void startMoves();
+  // One move of one chunk, in its serialized turn: add the ring's server (copy + new version),
+  // then drop the misplaced replica (new version) and delete it there.
+  kj::Promise<Result<Layout>> moveChunk(uint64_t ino, uint32_t index, uint8_t replication);
+  // Drops the misplaced replica of `e` (a new version without it) and deletes it there.
+  kj::Promise<Result<Layout>> trimChunk(const Entry& e, uint8_t replication, uint32_t addedTo);
+  // The replica that should be primary of `e` now: the lease holder when one holds a live lease
+  // in `prefer`, else the first usable in `prefer` (0 = wait: a lease holder outside `prefer` is
+  // unreachable, or no lease may be granted yet). A reachable holder outside `prefer` loses the role:
+  // the new version fences it (backups refuse its forwards, so it can acknowledge nothing more).
+  uint32_t currentPrimary(const Entry& e, const std::vector<uint32_t>& prefer) const;
 
   EventLoop& loop_;
   MetaServer& server_;
@@ -180,6 +251,17 @@ class ChunkManager final : public CapacitySource {
   uint64_t turns_ = 0;
   PlacementRing ring_;
   RepairStats repair_;
+  RebalanceStats rebalance_;
+  std::deque<MoveCandidate> pendingMoves_;  // from the last scan, in scan order
+  struct RepairCandidate {
+    uint64_t ino;
+    uint32_t index;
+    uint8_t replication;
+    size_t live;
+  };
+  std::deque<RepairCandidate> pendingRepairs_;  // from the last scan, single copies first
+  ByteThrottle moveThrottle_;
+  kj::TimePoint startedAt_ = kj::origin<kj::TimePoint>();
   uint64_t nextChunkId_ = 1;
   uint32_t nextServerId_ = 1;
   kj::TimePoint noLeasesBefore_ = kj::origin<kj::TimePoint>();

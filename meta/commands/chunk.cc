@@ -1,5 +1,6 @@
 // The chunk map's commands: a chunk allocated or given a new version and replica set (SetChunk), a
-// chunk server's identity (RegisterServer), a freed chunk deleted everywhere (DropGarbage). The
+// chunk server's identity (RegisterServer) and draining state (SetServerDraining), a freed chunk
+// deleted everywhere (DropGarbage). The
 // leader picks chunk ids, versions and replica sets; these only record them.
 #include <sys/stat.h>
 
@@ -59,11 +60,44 @@ Status applySetChunk(CommandContext& c) {
 Status applyRegisterServer(CommandContext& c) {
   auto rs = c.cmd.getRegisterServer();
   if (rs.getId() == 0) return Status::error(EINVAL, "chunk server id 0 is reserved");
-  std::string value = std::string(rs.getAddress().cStr()) + '\0' + rs.getZone().cStr();
   std::string key;
   appendBe32(key, rs.getId());
-  c.txn.put(Table::kServers, key, value);
+  ServerRecord r;
+  if (auto old = c.txn.get(Table::kServers, key)) r = decodeServer(*old);  // keeps `draining`
+  r.address = rs.getAddress().cStr();
+  r.zone = rs.getZone().cStr();
+  c.txn.put(Table::kServers, key, encodeServer(r));
   return Status::ok();
+}
+
+Status applySetServerDraining(CommandContext& c) {
+  auto sd = c.cmd.getSetServerDraining();
+  std::string key;
+  appendBe32(key, sd.getId());
+  auto old = c.txn.get(Table::kServers, key);
+  if (!old) return Status::error(ENOENT, "no chunk server #" + std::to_string(sd.getId()));
+  ServerRecord r = decodeServer(*old);
+  r.draining = sd.getDraining();
+  c.txn.put(Table::kServers, key, encodeServer(r));
+  return Status::ok();
+}
+
+std::string encodeServer(const ServerRecord& r) {
+  std::string v = r.address + '\0' + r.zone;
+  if (r.draining) v += std::string(1, '\0') + "draining";
+  return v;
+}
+
+ServerRecord decodeServer(std::string_view v) {
+  ServerRecord r;
+  auto first = v.find('\0');
+  r.address = std::string(v.substr(0, first));
+  if (first == std::string_view::npos) return r;
+  std::string_view rest = v.substr(first + 1);
+  auto second = rest.find('\0');
+  r.zone = std::string(rest.substr(0, second));
+  r.draining = second != std::string_view::npos && rest.substr(second + 1) == "draining";
+  return r;
 }
 
 Status applyDropGarbage(CommandContext& c) {

@@ -47,6 +47,7 @@ Status applyCloseSession(CommandContext& c);
 Status applySetChunk(CommandContext& c);
 Status applyRegisterServer(CommandContext& c);
 Status applyDropGarbage(CommandContext& c);
+Status applySetServerDraining(CommandContext& c);
 Status applySetLocks(CommandContext& c);
 
 // ---- helpers shared by commands and reads (commands/helpers.cc) ----
@@ -79,5 +80,14 @@ struct ChunkEntry {
 };
 std::string encodeChunk(const ChunkEntry& e);
 ChunkEntry decodeChunk(std::string_view v);
+
+// Servers-table value: address ‖ '\0' ‖ zone [‖ '\0' ‖ "draining"]. Records written before drain
+// existed have no third field (not draining).
+struct ServerRecord {
+  std::string address, zone;
+  bool draining = false;
+};
+std::string encodeServer(const ServerRecord& r);
+ServerRecord decodeServer(std::string_view v);
 
 }  // namespace basalt::meta

@@ -41,7 +41,7 @@ log "killed chunk3 (pid $victim)"
 
 healed() {
   [[ "$(status_field under-replicated)" == 0 && "$(status_field missing)" == 0 ]] &&
-    [[ "$(status_text)" == *"#3 "*DEAD* ]]
+    status_text | grep -Eq "^  #3 .*(SUSPECT|DEAD)"
 }
 start=$SECONDS
 wait_for 120 "every chunk back to 2 live replicas" healed

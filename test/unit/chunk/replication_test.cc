@@ -302,7 +302,7 @@ TEST_CASE("a full disk on the primary fails the write with ENOSPC; on a backup t
   checkReplicas(cl, {set[0].address, set[2].address}, 2, b);
 }
 
-TEST_CASE("truncate and zero ops replicate, and delete removes the chunk everywhere it is asked") {
+TEST_CASE("truncate and zero ops replicate, and delete removes the chunk everywhere it is asked (unless newer than asked)") {
   Cluster cl;
   for (int i = 0; i < 2; ++i) cl.addNode();
   auto set = setOf(cl);
@@ -331,8 +331,17 @@ TEST_CASE("truncate and zero ops replicate, and delete removes the chunk everywh
   checkReplicas(cl, {set[0].address, set[1].address}, 1, d);
   for (auto& r : set) {
     auto c = cl.client(r.address);
+    {
+      // A delete of versions below v1 (a stale replica elsewhere in time) keeps this v1 replica.
+      auto keep = c.deleteRequest();
+      keep.setChunkId(kChunk);
+      keep.setBelowVersion(1);
+      REQUIRE(Status::fromWire(keep.send().wait(cl.loop.waitScope()).getStatus()).isOk());
+      CHECK(c.listRequest().send().wait(cl.loop.waitScope()).getChunks().size() == 1);
+    }
     auto req = c.deleteRequest();
     req.setChunkId(kChunk);
+    req.setBelowVersion(r.id % 2 ? 2 : 0);  // older than v2, or every version
     REQUIRE(Status::fromWire(req.send().wait(cl.loop.waitScope()).getStatus()).isOk());
     auto l = c.listRequest().send().wait(cl.loop.waitScope());
     CHECK(l.getChunks().size() == 0);

@@ -1,5 +1,5 @@
 // The chunk map's commands: SetChunk (allocation, new versions, replacing a never-written chunk),
-// RegisterServer, DropGarbage.
+// RegisterServer, SetServerDraining, DropGarbage.
 #include <doctest/doctest.h>
 
 #include "meta/commands/command.h"
@@ -137,3 +137,50 @@ TEST_CASE("a chunk server's address and zone are recorded; id 0 is refused") {
   CHECK(std::string(*v) == std::string("10.0.0.3:7100\0rack1", 19));
   CHECK(code(f.run([](rpc::Command::Builder c) { c.initRegisterServer().setAddress("x:1"); })) == EINVAL);
 }
+
+TEST_CASE("draining is recorded with the server, survives a new registration, and can be undone") {
+  Fixture f;
+  auto registerAt = [&](const char* address, const char* zone) {
+    return code(f.run([&](rpc::Command::Builder c) {
+      auto rs = c.initRegisterServer();
+      rs.setId(3);
+      rs.setAddress(address);
+      rs.setZone(zone);
+    }));
+  };
+  auto drain = [&](uint32_t id, bool draining) {
+    return code(f.run([&](rpc::Command::Builder c) {
+      auto sd = c.initSetServerDraining();
+      sd.setId(id);
+      sd.setDraining(draining);
+    }));
+  };
+  auto record = [&]() {
+    std::string key;
+    appendBe32(key, 3);
+    auto v = f.store->beginRead().get(Table::kServers, key);
+    REQUIRE(v.has_value());
+    return decodeServer(*v);
+  };
+  CHECK(drain(3, true) == ENOENT);  // never registered
+  REQUIRE(registerAt("10.0.0.3:7100", "rack1") == 0);
+  CHECK_FALSE(record().draining);
+  REQUIRE(drain(3, true) == 0);
+  CHECK(record().draining);
+  CHECK(record().zone == "rack1");
+  // It registers again (a restart, a new address): still draining.
+  REQUIRE(registerAt("10.0.0.3:7200", "rack2") == 0);
+  ServerRecord r = record();
+  CHECK(r.draining);
+  CHECK(r.address == "10.0.0.3:7200");
+  CHECK(r.zone == "rack2");
+  REQUIRE(drain(3, false) == 0);
+  CHECK_FALSE(record().draining);
+  // A record written before draining existed (address NUL zone) decodes as not draining.
+  ServerRecord old = decodeServer(std::string("10.0.0.9:7100\0z", 15));
+  CHECK(old.address == "10.0.0.9:7100");
+  CHECK(old.zone == "z");
+  CHECK_FALSE(old.draining);
+  CHECK(decodeServer(encodeServer(ServerRecord{"a:1", "", true})).draining);
+}
+

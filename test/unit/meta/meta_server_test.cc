@@ -194,6 +194,7 @@ TEST_CASE("clients cannot send server-internal commands or use another session's
   uint64_t id = s.session(), other = s.session();
   CHECK(code(s.mutate(id, [](rpc::Command::Builder c) { c.initReclaim().setIno(1); })) == EPERM);
   CHECK(code(s.mutate(id, [](rpc::Command::Builder c) { c.initCloseSession().setId(1); })) == EPERM);
+  CHECK(code(s.mutate(id, [](rpc::Command::Builder c) { c.initSetServerDraining().setId(1); })) == EPERM);
   auto a = s.createOpen(id, "f");
   uint64_t ino = inoOf(a), handle = a.reply().getHandle();
   auto viaHandle = [&](uint64_t session) {
