@@ -664,8 +664,13 @@ kj::Promise<Status> ChunkServer::catchUpBackups(uint64_t id) {
          })
       .then([this, id](Started s) -> kj::Promise<Status> {
         if (!s.status.isOk()) return s.status;
+        // Not when a newer version was assigned meanwhile (the log is still at the old one): that
+        // version needs its own catch-up. Marking it caught up here left the log at the old
+        // version, forwarding at a version the backups had left behind: every write failed. (A
+        // backup dropped during the catch-up moves both versions on together.)
         return s.replicated.then([this, id](Status st) {
-          if (st.isOk()) chunk(id).caughtUp = true;
+          Chunk& c = chunk(id);
+          if (st.isOk() && c.version == c.logVersion) c.caughtUp = true;
           return st;
         });
       });

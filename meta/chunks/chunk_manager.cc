@@ -618,10 +618,15 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
       return Result<Layout>(layoutOf(*e, primary));
     }
     uint64_t id = e->id;
-    return serialized(id, [this, ino, index, unresponsive]() -> kj::Promise<Result<Layout>> {
-      KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0, unresponsive); }
-      return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
-                                                      std::to_string(ino) + " was freed"));
+    // After the allocation of this chunk, if one is still appointing its first primary: the map
+    // already has the chunk but no lease yet, and a second appointment racing the first bumps the
+    // version over and over (concurrent writes to a new file, with write-behind).
+    return serialized(allocationKey(ino, index), [this, id, ino, index, unresponsive]() {
+      return serialized(id, [this, ino, index, unresponsive]() -> kj::Promise<Result<Layout>> {
+        KJ_IF_MAYBE(fresh, loadEntry(ino, index)) { return ensurePrimary(*fresh, 0, unresponsive); }
+        return Result<Layout>(Status::error(ENOENT, "chunk " + std::to_string(index) + " of inode " +
+                                                        std::to_string(ino) + " was freed"));
+      });
     });
   }
   if (!forWrite) {
@@ -629,8 +634,8 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
     hole.index = index;
     return Result<Layout>(hole);
   }
-  uint64_t key = (1ull << 63) | ((ino << 24) ^ index);  // allocation of a hole: keyed by (ino, index)
-  return serialized(key, [this, ino, index, replication]() { return allocate(ino, index, replication, 0); });
+  return serialized(allocationKey(ino, index),
+                    [this, ino, index, replication]() { return allocate(ino, index, replication, 0); });
 }
 
 kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index, uint8_t replication, int attempt) {

@@ -186,6 +186,8 @@ class ChunkManager final : public CapacitySource {
   kj::Promise<Status> assignOne(const Entry& e, uint32_t index, uint32_t primaryIndex,
                                 bool fresh = false);
   kj::Promise<Status> truncateTail(uint64_t ino, uint64_t newSize);
+  // The serialization key of allocating chunk `index` of `ino` (chunk ids are the other keys).
+  static uint64_t allocationKey(uint64_t ino, uint32_t index) { return (1ull << 63) | ((ino << 24) ^ index); }
   // Runs `fn` after every earlier task queued for the same chunk (one change of a chunk at a time).
   kj::Promise<Result<Layout>> serialized(uint64_t key, kj::Function<kj::Promise<Result<Layout>>()> fn);
   kj::Maybe<Entry> loadEntry(uint64_t ino, uint32_t index) const;
