@@ -26,6 +26,18 @@ void replyXattrValue(const Request& r, const void* data, size_t n, size_t size) 
 
 namespace {
 
+kj::Promise<capnp::Response<rpc::Session::GetXattrResults>> fetchXattr(Filesystem& fs, Request& r,
+                                                                      uint64_t ino, const std::string& n) {
+  return fs.meta.call<rpc::Session::GetXattrResults>(
+      fmt::format("getxattr {} {}", ino, n), kj::addRef(r), [cred = r.cred(), ino, n](rpc::Session::Client& s) {
+        auto q = s.getXattrRequest();
+        cred.toWire(q.initCred());
+        q.setIno(ino);
+        q.setName(n);
+        return q.send();
+      });
+}
+
 kj::Promise<void> storeXattr(Filesystem& fs, kj::Own<Request> r, uint64_t ino, std::string n, std::string v,
                              int flags) {
   return fs.mutate(*r, fmt::format("setxattr {} {}", ino, n),
@@ -77,16 +89,7 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   if (n == "system.posix_acl_access" && !(flags & XATTR_REPLACE) && st != nullptr &&
       minimalAclPermissions(v, &perm) && (st->st_mode & 0777) == perm &&
       (r->cred().uid == 0 || r->cred().uid == st->st_uid)) {
-    auto p = fs.meta
-                 .call<rpc::Session::GetXattrResults>(
-                     fmt::format("getxattr {} {}", ino, n), kj::addRef(*r),
-                     [cred = r->cred(), ino, n](rpc::Session::Client& s) {
-                       auto q = s.getXattrRequest();
-                       cred.toWire(q.initCred());
-                       q.setIno(ino);
-                       q.setName(n);
-                       return q.send();
-                     })
+    auto p = fetchXattr(fs, *r, ino, n)
                  .then([&fs, r = kj::addRef(*r), ino, n, v, flags](
                            capnp::Response<rpc::Session::GetXattrResults>&& resp) mutable -> kj::Promise<void> {
                    if (resp.getStatus().getCode() == ENODATA) {
@@ -105,16 +108,7 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req);
   std::string n = name;
-  auto p = fs.meta
-               .call<rpc::Session::GetXattrResults>(
-                   fmt::format("getxattr {} {}", ino, n), kj::addRef(*r),
-                   [cred = r->cred(), ino, n](rpc::Session::Client& s) {
-                     auto q = s.getXattrRequest();
-                     cred.toWire(q.initCred());
-                     q.setIno(ino);
-                     q.setName(n);
-                     return q.send();
-                   })
+  auto p = fetchXattr(fs, *r, ino, n)
                .then([&fs, r = kj::addRef(*r), size](
                          capnp::Response<rpc::Session::GetXattrResults>&& resp) {
                  if (fs.replyIfError(*r, resp.getStatus())) return;

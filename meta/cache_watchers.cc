@@ -1,18 +1,10 @@
 #include "meta/cache_watchers.h"
 
+#include "server/rpc.h"
+
 namespace basalt::meta {
 
 namespace {
-class LogErrors final : public kj::TaskSet::ErrorHandler {
- public:
-  explicit LogErrors(Logger log) : log_(std::move(log)) {}
-  void taskFailed(kj::Exception&& e) override {
-    log_->debug("cache invalidation task failed: {}", e.getDescription().cStr());
-  }
-
- private:
-  Logger log_;
-};
 
 // A batch larger than this is split over several calls (messages stay small).
 constexpr size_t kMaxPerCall = 4096;
@@ -86,7 +78,7 @@ CacheChanges cacheChangesOf(rpc::Command::Reader cmd, rpc::Reply::Reader reply) 
 
 CacheWatchers::CacheWatchers(Logger log)
     : log_(std::move(log)),
-      errorHandler_(kj::heap<LogErrors>(log_)),
+      errorHandler_(kj::heap<TaskLogger>(log_)),
       tasks_(kj::heap<kj::TaskSet>(*errorHandler_)) {}
 
 CacheWatchers::~CacheWatchers() = default;

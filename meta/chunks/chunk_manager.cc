@@ -1,4 +1,5 @@
 #include "meta/chunks/chunk_manager.h"
+#include "meta/chunks/names.h"
 
 #include <kj/debug.h>
 
@@ -18,15 +19,6 @@ bool contains(const std::vector<uint32_t>& v, uint32_t x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-std::string chunkName(uint64_t id, uint64_t version) {
-  return "chunk " + std::to_string(id) + " v" + std::to_string(version);
-}
-
-std::string idList(const std::vector<uint32_t>& ids) {
-  std::string s;
-  for (uint32_t id : ids) s += (s.empty() ? "#" : ", #") + std::to_string(id);
-  return s;
-}
 
 // The outcome of assign on every replica.
 struct AssignOutcome {
