@@ -74,11 +74,7 @@ uint64_t FileIo::uncommittedEnd(uint64_t ino) const {
   auto it = dirty_.find(ino);
   if (it != dirty_.end()) end = std::max(it->second.pending ? it->second.end : 0, it->second.committing);
   auto b = behind_.find(ino);
-  if (b != behind_.end()) {
-    for (const auto& [n, w] : b->second.writes) {
-      if (!w.finished) end = std::max(end, w.end);
-    }
-  }
+  if (b != behind_.end()) end = std::max(end, b->second.unfinished.maxEnd());
   return end;
 }
 
@@ -401,7 +397,10 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
                       auto it = behind_.find(ino);
                       if (it != behind_.end()) {
                         auto w = it->second.writes.find(id);
-                        if (w != it->second.writes.end()) w->second.finished = true;
+                        if (w != it->second.writes.end()) {
+                          w->second.finished = true;
+                          it->second.unfinished.remove(id, w->second.start);
+                        }
                       }
                       // Not from here: this runs inside the promise being erased.
                       kj::evalLater([this, ino, id]() {
@@ -418,7 +417,9 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
                     })
                     .eagerlyEvaluate(nullptr)
                     .fork();
-    behind_[ino].writes.emplace(id, InFlight{offset, end, kj::mv(done)});
+    Behind& b = behind_[ino];
+    b.writes.emplace(id, InFlight{offset, end, kj::mv(done)});
+    if (!b.writes.at(id).finished) b.unfinished.add(id, offset, end);
     return n;
   });
 }
@@ -435,18 +436,24 @@ kj::Promise<void> FileIo::roomFor(size_t bytes) {
 bool FileIo::busy(uint64_t ino, uint64_t start, uint64_t end) const {
   auto b = behind_.find(ino);
   if (b == behind_.end()) return false;
-  for (const auto& [n, w] : b->second.writes) {
-    if (!w.finished && (end == 0 || (w.start < end && start < w.end))) return true;
-  }
-  return false;
+  if (end == 0) return !b->second.unfinished.empty();
+  return b->second.unfinished.overlaps(start, end);
 }
 
 kj::Promise<void> FileIo::settled(uint64_t ino, uint64_t start, uint64_t end) {
   auto b = behind_.find(ino);
   if (b == behind_.end() || b->second.writes.empty()) return kj::READY_NOW;
   kj::Vector<kj::Promise<void>> waits;
-  for (auto& [n, w] : b->second.writes) {
-    if (!w.finished && (end == 0 || (w.start < end && start < w.end))) waits.add(w.done.addBranch());
+  if (end == 0) {
+    for (auto& [n, w] : b->second.writes) {
+      if (!w.finished) waits.add(w.done.addBranch());
+    }
+  } else {
+    auto& writes = b->second.writes;
+    b->second.unfinished.forOverlapping(start, end, [&](uint64_t id) {
+      auto w = writes.find(id);
+      if (w != writes.end()) waits.add(w->second.done.addBranch());
+    });
   }
   if (waits.empty()) return kj::READY_NOW;
   return kj::joinPromises(waits.releaseAsArray());

@@ -39,6 +39,7 @@
 #include "fuse-client/block_cache.h"
 #include "fuse-client/readahead.h"
 #include "fuse-client/request.h"
+#include "fuse-client/write_ranges.h"
 #include "server/event_loop.h"
 #include "server/log.h"
 
@@ -152,6 +153,7 @@ class FileIo {
   };
   struct Behind {
     std::map<uint64_t, InFlight> writes;  // by write number
+    WriteRanges unfinished;               // the ranges of the writes not finished yet
     int error = 0;                        // the first failure not reported yet
     std::string message;
   };

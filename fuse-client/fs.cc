@@ -239,7 +239,16 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
   return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(wrapped))
       .then([this, touch](capnp::Response<rpc::Session::MutateResults>&& resp) {
         switch (touch->kind) {
-          case rpc::Command::CREATE:
+          case rpc::Command::CREATE: {
+            attrs.drop(touch->ino);
+            auto reply = resp.getReply();
+            // A new inode has no xattrs: the kernel's security.capability question before each
+            // write is then answered here (attr_cache.h).
+            if (reply.getStatus().getCode() == 0 && !reply.getExisted() && reply.hasAttr()) {
+              attrs.putNoXattrs(reply.getAttr().getIno());
+            }
+            break;
+          }
           case rpc::Command::SET_ATTR:
           case rpc::Command::SET_XATTR:
           case rpc::Command::REMOVE_XATTR:

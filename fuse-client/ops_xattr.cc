@@ -3,6 +3,7 @@
 
 #include <sys/xattr.h>
 
+#include <optional>
 #include <string>
 
 #include "fuse-client/fs.h"
@@ -89,6 +90,11 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   if (n == "system.posix_acl_access" && !(flags & XATTR_REPLACE) && st != nullptr &&
       minimalAclPermissions(v, &perm) && (st->st_mode & 0777) == perm &&
       (r->cred().uid == 0 || r->cred().uid == st->st_uid)) {
+    const std::optional<std::string>* cached = fs.attrs.getXattr(ino, n);
+    if (cached != nullptr && !*cached) {
+      r->err(0);
+      return;
+    }
     auto p = fetchXattr(fs, *r, ino, n)
                  .then([&fs, r = kj::addRef(*r), ino, n, v, flags](
                            capnp::Response<rpc::Session::GetXattrResults>&& resp) mutable -> kj::Promise<void> {
@@ -108,11 +114,26 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req);
   std::string n = name;
+  if (const std::optional<std::string>* cached = fs.attrs.getXattr(ino, n)) {
+    if (!*cached) {
+      r->err(ENODATA);
+    } else {
+      replyXattrValue(*r, (*cached)->data(), (*cached)->size(), size);
+    }
+    return;
+  }
+  uint64_t epoch = fs.attrs.epoch();
   auto p = fetchXattr(fs, *r, ino, n)
-               .then([&fs, r = kj::addRef(*r), size](
+               .then([&fs, r = kj::addRef(*r), size, ino, n, epoch](
                          capnp::Response<rpc::Session::GetXattrResults>&& resp) {
-                 if (fs.replyIfError(*r, resp.getStatus())) return;
+                 int code = resp.getStatus().getCode();
                  auto v = resp.getValue();
+                 if (code == 0) {
+                   fs.attrs.putXattr(ino, n, std::string(v.asChars().begin(), v.size()), epoch);
+                 } else if (code == ENODATA) {
+                   fs.attrs.putXattr(ino, n, std::nullopt, epoch);
+                 }
+                 if (fs.replyIfError(*r, resp.getStatus())) return;
                  replyXattrValue(*r, v.begin(), v.size(), size);
                });
   fs.track(*r, kj::mv(p));

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   benchCmd->add_option("--json", bench.jsonFile, "Write all samples, medians, machine info");
   benchCmd->add_option("--cluster", bench.clusterDir, "`basalt up` dir: kill-a-server probe, RSS");
   benchCmd->add_option("--runs", bench.runs, "Runs per workload (default 3, --quick 2)");
+  benchCmd->add_option("--only", bench.only,
+                       "Just these scenarios, comma-separated: sequential, random, small, tree, "
+                       "locks, failover");
 
   std::string meta;
   bool verifyList = false;

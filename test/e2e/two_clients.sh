@@ -50,5 +50,18 @@ touch "$A/watch/h"
 wait_for 3 "B to see the new name (its negative entry dropped)" eval '[[ -e "$B/watch/h" ]]'
 rm "$A/watch/h"
 wait_for 3 "B to lose the removed name" eval '[[ ! -e "$B/watch/h" ]]'
+log "cached xattr answers follow changes (this mount's and the other's)"
+getcap_of() { getfattr --absolute-names --only-values -n security.basalt_test "$1" 2>/dev/null; }
+[[ -z "$(getcap_of "$B/watch/g")" ]] || fail "security.basalt_test is set before anyone set it"
+setfattr -n security.basalt_test -v one "$A/watch/g"
+wait_for 3 "B to see A's new xattr" eval '[[ $(getcap_of "$B/watch/g") == one ]]'
+setfattr -n security.basalt_test -v two "$B/watch/g"
+[[ $(getcap_of "$B/watch/g") == two ]] || fail "B does not read back its own setxattr"
+wait_for 3 "A to see B's changed xattr" eval '[[ $(getcap_of "$A/watch/g") == two ]]'
+setfattr -x security.basalt_test "$A/watch/g"
+wait_for 3 "B to see the xattr removed" eval '[[ -z $(getcap_of "$B/watch/g") ]]'
+touch "$A/watch/new"  # created here: known to have no xattrs, until the other mount sets one
+setfattr -n security.basalt_test -v three "$B/watch/new"
+wait_for 3 "A to see an xattr set on its new file" eval '[[ $(getcap_of "$A/watch/new") == three ]]'
 
 log "ok"

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -65,6 +66,19 @@ std::vector<Scenario> standardScenarios(const std::string& clusterDir) {
                  }});
   }
   return s;
+}
+
+// The standard scenarios, or with --only just those whose key (first word of the name) is listed.
+std::vector<Scenario> selectedScenarios(const BenchOptions& o) {
+  auto all = standardScenarios(o.clusterDir);
+  auto only = onlyList(o.only);
+  if (only.empty()) return all;
+  std::vector<Scenario> picked;
+  for (auto& s : all) {
+    std::string key = s.name.substr(0, s.name.find(' '));
+    if (std::find(only.begin(), only.end(), key) != only.end()) picked.push_back(std::move(s));
+  }
+  return picked;
 }
 
 // Checks the directories and resolves them to absolute paths. Returns "" or what is wrong.
@@ -152,8 +166,8 @@ int runBench(const BenchOptions& optionsArg) {
             << "; Ctrl-C stops and cleans up\n";
 
   RunnerConfig config{basaltDir, localDir, record.sizes, stopRequested, std::cerr};
-  record.results = runScenarios(standardScenarios(options.clusterDir), config, &record.interrupted);
-  if (!options.clusterDir.empty() && !record.interrupted) {
+  record.results = runScenarios(selectedScenarios(options), config, &record.interrupted);
+  if (!options.clusterDir.empty() && !record.interrupted && options.only.empty()) {
     addPeakRss(options.clusterDir, record.results, true);
   }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace basalt::tools::bench {
 
@@ -16,6 +17,7 @@ struct BenchOptions {
   std::string jsonFile;    // --json FILE ("" = none)
   std::string clusterDir;  // --cluster CLUSTERDIR: a `basalt up` directory ("" = no cluster probes)
   int runs = 0;            // --runs N (0 = the default for the mode)
+  std::string only;        // --only NAME[,NAME]: just these scenarios ("" = all)
 };
 
 // Every size and time bound of a bench. Each workload stops at its limit and says so, so a slow or
@@ -41,6 +43,13 @@ struct Sizes {
 
 // The sizes for a mode; `runs` (from --runs) overrides the mode's run count when positive.
 Sizes sizesFor(bool quick, int runs);
+
+// The key of each standard scenario (the first word of its name), for --only.
+inline constexpr const char* kScenarioKeys[] = {"sequential", "random", "small",
+                                                 "tree",       "locks",  "failover"};
+
+// --only's comma-separated names, empty ones dropped.
+std::vector<std::string> onlyList(const std::string& only);
 
 // Checks the options that need no filesystem access. Returns "" or what is wrong, for the user.
 std::string validateOptions(const BenchOptions& options);

@@ -43,3 +43,15 @@ TEST_CASE("options are rejected when DIR is missing, runs are out of range or --
   o.vsDir = "/tmp/local";
   CHECK(validateOptions(o) == "");
 }
+
+TEST_CASE("--only takes known scenario keys, comma-separated") {
+  BenchOptions o;
+  o.dir = "/mnt";
+  o.only = "sequential,random";
+  CHECK(validateOptions(o) == "");
+  CHECK(onlyList(o.only) == std::vector<std::string>{"sequential", "random"});
+  CHECK(onlyList(",small,,").size() == 1);
+  CHECK(onlyList("").empty());
+  o.only = "sequential,bogus";
+  CHECK(validateOptions(o).find("bogus") != std::string::npos);
+}
