@@ -49,9 +49,15 @@ kj::Promise<void> storeXattr(Filesystem& fs, kj::Own<Request> r, uint64_t ino, s
                      x.setValue(kj::arrayPtr(reinterpret_cast<const kj::byte*>(v.data()), v.size()));
                      x.setFlags(static_cast<uint32_t>(flags));
                    })
-      .then([&fs, r = kj::mv(r)](MutateResponse&& resp) {
-        if (fs.replyIfError(*r, resp.getReply().getStatus())) return;
+      .then([&fs, r = kj::mv(r), ino, n](MutateResponse&& resp) {
+        auto reply = resp.getReply();
+        if (fs.replyIfError(*r, reply.getStatus())) return;
         r->err(0);
+        if (n == "system.posix_acl_access") {
+          // The server set the mode from the ACL (as Linux does): the kernel's copy is stale.
+          if (reply.hasAttr() && reply.getAttr().getIno() != 0) fs.inodes.noteAttr(fs.snapshot(reply.getAttr()));
+          fs.invalidateAttrLater(ino);
+        }
       });
 }
 
@@ -88,7 +94,7 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   uint32_t perm = 0;
   const struct stat* st = fs.attrs.get(ino);
   if (n == "system.posix_acl_access" && !(flags & XATTR_REPLACE) && st != nullptr &&
-      minimalAclPermissions(v, &perm) && (st->st_mode & 0777) == perm &&
+      minimalAclPermissions(v, &perm) && (st->st_mode & 0777) == perm && !(st->st_mode & S_ISGID) &&
       (r->cred().uid == 0 || r->cred().uid == st->st_uid)) {
     const std::optional<std::string>* cached = fs.attrs.getXattr(ino, n);
     if (cached != nullptr && !*cached) {

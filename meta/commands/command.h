@@ -71,6 +71,8 @@ void dropChunks(Txn& txn, uint64_t ino, uint32_t firstIndex);
 void orphan(CommandContext& c, const Inode& n);
 // Linux's kill of S_ISUID, and of S_ISGID when group-executable.
 void killSuidSgid(Inode& n);
+// After a chmod: the inode's stored access ACL (if any) takes the new permission bits (xattr.cc).
+void chmodAccessAcl(Txn& txn, const Inode& n);
 
 // Chunk-map value: BE64(chunk id) ‖ BE64(version) ‖ BE32(replica server id)*.
 struct ChunkEntry {

@@ -48,6 +48,7 @@ Status applySetAttr(CommandContext& c) {
   if (valid & rpc::SET_MODE) {
     n.mode = (n.mode & S_IFMT) | (s.getMode() & 07777);
     if (!cred.isRoot() && !cred.inGroup(n.gid)) n.mode &= ~static_cast<uint32_t>(S_ISGID);
+    chmodAccessAcl(c.txn, n);  // a stored ACL follows the mode, as on Linux
   }
   if (valid & rpc::SET_SIZE) {
     uint64_t size = s.getSize();

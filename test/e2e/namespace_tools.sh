@@ -26,6 +26,18 @@ scenario() {
   # A minimal access ACL (u::rw-, g::---, o::---, as cp -a sets on every file) equal to the mode:
   # ext4 stores nothing and neither may Basalt.
   setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff04000000ffffffff20000000ffffffff a/b/c/y/file3
+  # cp -a creates each file 0600 and then sets the source's mode as a minimal ACL: the mode must
+  # follow (it did not: every copied file ended up 0600 with the ACL stored beside it).
+  mkdir acl
+  (umask 022 && touch acl/src644 acl/src755 && chmod 755 acl/src755 && chmod 640 acl/src644)
+  cp -a acl/src644 acl/copy640
+  cp -a acl/src755 acl/copy755
+  # A full ACL (u::rw-, u:1000:r--, g::r--, m::rw-, o::---) is stored; the group bits are its mask.
+  touch acl/full
+  setfattr -n system.posix_acl_access \
+    -v 0x0200000001000600ffffffff02000400e803000004000400ffffffff10000600ffffffff20000000ffffffff acl/full
+  cp -a acl/full acl/full-copy
+  chmod 604 acl/full-copy  # chmod rewrites the stored ACL's owner, mask and other entries
   cd /
 }
 scenario "$LOCAL"
@@ -41,10 +53,10 @@ diff <(cd "$LOCAL" && ls -laR --time-style=+%s.%N . | grep -v '^total' | awk '{$
   fail "ls -laR differs apart from the times of directories changed by the scenario"
 [[ "$(stat -c %y "$MNT/a/b/file1")" == "$(stat -c %y "$LOCAL/a/b/file1")" ]] || fail "touch -d time differs"
 [[ "$(getfattr --only-values -n user.note "$MNT/a/file2-moved")" == "hello world" ]] || fail "getfattr"
-xattrs() { (cd "$1" && getfattr -R -h -d -m - . 2>/dev/null); }
+xattrs() { (cd "$1" && find . -print0 | sort -z | xargs -0 getfattr -h -d -m - 2>/dev/null); }
 diff <(xattrs "$LOCAL") <(xattrs "$MNT") || fail "extended attributes differ (left local, right basalt)"
 [[ "$(stat -c %a "$MNT/a/x/inherits")" == "$(stat -c %a "$LOCAL/a/x/inherits")" ]] || fail "setgid inheritance differs"
 [[ "$(find "$MNT" -name file3)" == "$MNT/a/b/c/y/file3" ]] || fail "find -name"
-rm -rf "$MNT/a"
+rm -rf "$MNT/a" "$MNT/acl"
 [[ -z "$(ls -A "$MNT")" ]] || fail "rm -rf left $(ls -A "$MNT")"
 log "ok"
