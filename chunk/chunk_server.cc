@@ -65,6 +65,22 @@ Result<Op> Op::fromWire(rpc::ChunkOp::Reader in) {
       op.kind = Kind::kNewVersion;
       op.newVersion = in.getNewVersion();
       return op;
+    case rpc::ChunkOp::WRITES: {
+      auto list = in.getWrites();
+      if (list.size() == 0) return Status::error(EINVAL, "a batch of no writes");
+      auto writes = std::make_shared<std::vector<WriteExtent>>();
+      writes->reserve(list.size());
+      for (auto w : list) {
+        auto d = w.getData();
+        if (uint64_t{w.getOffset()} + d.size() > kMaxChunkLength) {
+          return Status::error(EFBIG, "a batched write ends beyond the largest chunk");
+        }
+        writes->push_back(WriteExtent{w.getOffset(), std::vector<uint8_t>(d.begin(), d.end())});
+      }
+      op.kind = Kind::kWrites;
+      op.writes = kj::mv(writes);
+      return op;
+    }
   }
   return Status::error(EINVAL, "unknown chunk op");
 }
@@ -85,6 +101,15 @@ void Op::toWire(rpc::ChunkOp::Builder out) const {
       break;
     }
     case Kind::kNewVersion: out.setNewVersion(newVersion); break;
+    case Kind::kWrites: {
+      auto list = out.initWrites(static_cast<unsigned>(writes->size()));
+      for (size_t i = 0; i < writes->size(); ++i) {
+        const auto& w = (*writes)[i];
+        list[static_cast<unsigned>(i)].setOffset(w.offset);
+        list[static_cast<unsigned>(i)].setData(kj::arrayPtr(w.data.data(), w.data.size()));
+      }
+      break;
+    }
   }
 }
 
@@ -94,6 +119,11 @@ std::string Op::describe() const {
     case Kind::kTruncate: return "truncate " + std::to_string(length);
     case Kind::kZero: return "zero " + std::to_string(length) + "@" + std::to_string(offset);
     case Kind::kNewVersion: return "new version " + std::to_string(newVersion);
+    case Kind::kWrites: {
+      size_t bytes = 0;
+      for (const auto& w : *writes) bytes += w.data.size();
+      return std::to_string(writes->size()) + " writes of " + std::to_string(bytes) + " bytes";
+    }
   }
   return "?";
 }
@@ -191,6 +221,7 @@ kj::Promise<Status> ChunkServer::applyLocal(uint64_t id, const Op& op) {
       case Op::Kind::kWrite: return s->write(id, op.offset, op.data->data(), op.data->size());
       case Op::Kind::kTruncate: return s->truncate(id, op.length);
       case Op::Kind::kZero: return s->zero(id, op.offset, op.length);
+      case Op::Kind::kWrites: return s->writeMany(id, *op.writes);
       case Op::Kind::kNewVersion: break;
     }
     return Status::error(EINVAL, "not a data op");

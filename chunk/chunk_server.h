@@ -41,12 +41,13 @@ using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
 // One mutation of a chunk, decoded from rpc::ChunkOp. Owns its data (the RPC message carrying it may
 // go away while a worker thread still writes it).
 struct Op {
-  enum class Kind { kWrite, kTruncate, kZero, kNewVersion };
+  enum class Kind { kWrite, kTruncate, kZero, kNewVersion, kWrites };
   Kind kind = Kind::kWrite;
   uint32_t offset = 0;   // write, zero
   uint32_t length = 0;   // truncate: new length; zero: range length
   uint64_t newVersion = 0;
   Bytes data;            // write
+  std::shared_ptr<const std::vector<WriteExtent>> writes;  // writes (a client's batch)
 
   static Result<Op> fromWire(rpc::ChunkOp::Reader in);
   void toWire(rpc::ChunkOp::Builder out) const;

@@ -41,6 +41,11 @@ struct ChunkMeta {
   ChunkState state = ChunkState::kOk;
 };
 
+struct WriteExtent {
+  uint32_t offset = 0;
+  std::vector<uint8_t> data;
+};
+
 // "chunk 00000000000000ab v3": how logs and messages name a chunk.
 std::string chunkName(uint64_t id, uint64_t version);
 std::string chunkName(uint64_t id);
@@ -57,6 +62,9 @@ class ChunkStore {
   virtual Status setMeta(uint64_t id, uint64_t version, ChunkState state) = 0;
   // Writes data at offset (extending the length if needed).
   virtual Status write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) = 0;
+  // Several writes in order, all or nothing as far as readers can tell: a failure before any was
+  // applied leaves the chunk unchanged; a failure after that marks it kDamaged.
+  virtual Status writeMany(uint64_t id, const std::vector<WriteExtent>& writes);
   // The length becomes `length` (shrinking drops bytes, growing adds zeros).
   virtual Status truncate(uint64_t id, uint32_t length) = 0;
   // [offset, offset+len) reads as zeros afterwards; the length does not change.

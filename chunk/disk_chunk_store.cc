@@ -428,6 +428,19 @@ Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, 
   return Status::ok();
 }
 
+Status DiskChunkStore::writeMany(uint64_t id, const std::vector<WriteExtent>& writes) {
+  auto m = metaOf(id);
+  if (!m.isOk()) return m.status();
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  for (const auto& w : writes) {
+    if (uint64_t{w.offset} + w.data.size() > kMaxChunkLength) continue;  // write() says EFBIG
+    Status st = reserve(*m, f->data, "space reservation", w.offset, w.data.size());
+    if (!st.isOk()) return st;
+  }
+  return ChunkStore::writeMany(id, writes);
+}
+
 Status DiskChunkStore::truncate(uint64_t id, uint32_t length) {
   auto mr = metaOf(id);
   if (!mr.isOk()) return mr.status();

@@ -42,6 +42,8 @@ class DiskChunkStore final : public ChunkStore {
   Status create(uint64_t id, uint64_t version, ChunkState state) override;
   Status setMeta(uint64_t id, uint64_t version, ChunkState state) override;
   Status write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) override;
+  // Reserves the space of every write first, so a full disk fails the batch before it changed.
+  Status writeMany(uint64_t id, const std::vector<WriteExtent>& writes) override;
   Status truncate(uint64_t id, uint32_t length) override;
   Status zero(uint64_t id, uint32_t offset, uint32_t len) override;
   Status read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) override;

@@ -27,6 +27,12 @@ kj::Own<Interruptible> ref(Interruptible* i) {
 }
 }  // namespace
 
+namespace {
+constexpr uint32_t kBatchPiece = 64 * 1024;  // larger pieces always go alone
+constexpr unsigned kBatchInFlight = 4;       // unanswered updates per chunk before pieces wait
+constexpr size_t kBatchBytes = 1 << 20;      // the most one batch carries
+}  // namespace
+
 struct FileIo::Op {
   uint64_t ino;
   uint32_t chunkSize;
@@ -381,7 +387,7 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
     inodes_.noteLocalSize(ino, std::max(end, uncommittedEnd(ino)));
     auto done = before
                     .then([this, ino, offset, shared, cred]() {
-                      return writeNow(ino, offset, kj::mv(*shared), cred, kj::Own<Interruptible>());
+                      return writeNow(ino, offset, kj::mv(*shared), cred, kj::Own<Interruptible>(), true);
                     })
                     .then([](size_t) {},
                           [this, ino](kj::Exception&& e) {
@@ -484,7 +490,7 @@ kj::Promise<void> FileIo::drainWrites(uint64_t ino) {
 }
 
 kj::Promise<size_t> FileIo::writeNow(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
-                                     const Credentials& cred, kj::Own<Interruptible> intr) {
+                                     const Credentials& cred, kj::Own<Interruptible> intr, bool behind) {
   auto op = newOp(ino, fmt::format("write of inode {} at {}", ino, offset), kj::mv(intr));
   auto buf = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
   auto pieces = splitAtChunks(offset, buf->size(), op->chunkSize);
@@ -492,8 +498,10 @@ kj::Promise<size_t> FileIo::writeNow(uint64_t ino, uint64_t offset, kj::Array<kj
   const InodeInfo* info = inodes_.find(ino);
   bool kill = cred.uid != 0 && info != nullptr && (info->attr.mode & (S_ISUID | S_ISGID)) != 0;
   for (const auto& p : pieces) {
+    auto slice = buf->slice(p.bufOffset, p.bufOffset + p.length).asConst();
+    auto sent = behind && p.length <= kBatchPiece ? queuePiece(ino, p, slice, buf) : writePiece(op, p, slice, 0);
     promises.add(
-        writePiece(op, p, buf->slice(p.bufOffset, p.bufOffset + p.length).asConst(), 0)
+        sent
             .then([this, ino, p, offset, kill]() {
               dirty(ino).unsynced.insert(p.index);
               noteExtent(ino, offset + p.bufOffset + p.length, kill);
@@ -501,6 +509,60 @@ kj::Promise<size_t> FileIo::writeNow(uint64_t ino, uint64_t offset, kj::Array<kj
   }
   size_t n = buf->size();
   return kj::joinPromises(promises.finish()).then([buf, n]() { return n; });
+}
+
+kj::Promise<void> FileIo::queuePiece(uint64_t ino, ChunkPiece piece, kj::ArrayPtr<const kj::byte> data,
+                                     std::shared_ptr<kj::Array<kj::byte>> keep) {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  chunkQueues_[{ino, piece.index}].waiting.push_back(Queued{piece.offset, data, std::move(keep), kj::mv(paf.fulfiller)});
+  sendQueued(ino, piece.index);
+  return kj::mv(paf.promise);
+}
+
+void FileIo::sendQueued(uint64_t ino, uint32_t index) {
+  auto it = chunkQueues_.find({ino, index});
+  if (it == chunkQueues_.end()) return;
+  ChunkQueue& q = it->second;
+  if (q.waiting.empty()) {
+    if (q.inFlight == 0) chunkQueues_.erase(it);
+    return;
+  }
+  if (q.inFlight >= kBatchInFlight) return;
+  auto batch = std::make_shared<std::vector<Queued>>();
+  size_t bytes = 0;
+  while (!q.waiting.empty() && (batch->empty() || bytes + q.waiting.front().data.size() <= kBatchBytes)) {
+    bytes += q.waiting.front().data.size();
+    batch->push_back(kj::mv(q.waiting.front()));
+    q.waiting.pop_front();
+  }
+  ++q.inFlight;
+  auto op = newOp(ino, fmt::format("{} write(s) of {} bytes to inode {} chunk {}", batch->size(), bytes, ino, index),
+                  kj::Own<Interruptible>());
+  OpFiller fill = [batch](rpc::ChunkOp::Builder b) {
+    if (batch->size() == 1) {
+      auto w = b.initWrite();
+      w.setOffset(batch->front().offset);
+      w.setData(batch->front().data);
+      return;
+    }
+    auto list = b.initWrites(static_cast<unsigned>(batch->size()));
+    for (size_t i = 0; i < batch->size(); ++i) {
+      list[static_cast<unsigned>(i)].setOffset((*batch)[i].offset);
+      list[static_cast<unsigned>(i)].setData((*batch)[i].data);
+    }
+  };
+  updatePiece(op, index, fill, 0)
+      .then([batch]() {
+        for (auto& w : *batch) w.done->fulfill();
+      }, [batch](kj::Exception&& e) {
+        for (auto& w : *batch) w.done->reject(kj::cp(e));
+      })
+      .then([this, ino, index]() {
+        auto it = chunkQueues_.find({ino, index});
+        if (it != chunkQueues_.end()) --it->second.inFlight;
+        sendQueued(ino, index);
+      })
+      .detach([this](kj::Exception&& e) { log_->error("small-write batch: {}", describeException(e)); });
 }
 
 void FileIo::noteExtent(uint64_t ino, uint64_t end, bool killSuidGid) {

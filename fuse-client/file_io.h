@@ -142,9 +142,31 @@ class FileIo {
   kj::Promise<void> zeroPiece(std::shared_ptr<Op> op, ChunkPiece piece);
   // Records that this client made the file at least `end` bytes long (committed later).
   void noteExtent(uint64_t ino, uint64_t end, bool killSuidGid);
-  // The write itself: resolves when every replica has it.
+  // The write itself: resolves when every replica has it. `behind`: a write-behind write, whose
+  // small pieces may travel in a batch (below).
   kj::Promise<size_t> writeNow(uint64_t ino, uint64_t offset, kj::Array<kj::byte> data,
-                               const Credentials& cred, kj::Own<Interruptible> intr);
+                               const Credentials& cred, kj::Own<Interruptible> intr, bool behind = false);
+  // ---- small-write batching. Write-behind pieces of at most kBatchPiece bytes bound for one chunk
+  // go out at once while fewer than kBatchInFlight updates of that chunk are unanswered; beyond that
+  // they wait, and leave together as one `writes` op (chunk.capnp) when an answer comes back. One
+  // RPC, one log entry and one forward then carry up to kBatchBytes of small writes: the chunk
+  // servers' per-op cost, not the bytes, bounds 4 KiB random writes. Pieces queued together never
+  // overlap a write still in flight (write-behind orders overlapping writes before they get here).
+  struct Queued {
+    uint32_t offset;
+    kj::ArrayPtr<const kj::byte> data;
+    std::shared_ptr<kj::Array<kj::byte>> keep;  // owns `data`
+    kj::Own<kj::PromiseFulfiller<void>> done;
+  };
+  struct ChunkQueue {
+    unsigned inFlight = 0;
+    std::deque<Queued> waiting;
+  };
+  kj::Promise<void> queuePiece(uint64_t ino, ChunkPiece piece, kj::ArrayPtr<const kj::byte> data,
+                               std::shared_ptr<kj::Array<kj::byte>> keep);
+  // Sends the chunk's waiting pieces (up to kBatchBytes) as one update, if one may go out now.
+  void sendQueued(uint64_t ino, uint32_t index);
+  std::map<std::pair<uint64_t, uint32_t>, ChunkQueue> chunkQueues_;
   // ---- write-behind
   struct InFlight {
     uint64_t start, end;

@@ -26,6 +26,10 @@ struct ChunkOp {
     newVersion @3 :UInt64;     # primary -> backups only, in the log: the chunk's version becomes
                                # this (the metadata server dropped a failed backup). A client
                                # sending it in update gets EINVAL.
+    writes @4 :List(Write);    # several writes applied in list order as one op (one log entry,
+                               # one forward): clients batch small writes to one chunk this way.
+                               # If one fails after an earlier one was applied, the replica is
+                               # marked damaged (never half a batch on a readable replica).
   }
   struct Write {
     offset @0 :UInt32;

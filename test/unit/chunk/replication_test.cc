@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "cluster.h"
+#include "chunk/mem_chunk_store.h"
 
 using namespace basalt;
 using namespace basalt::chunk;
@@ -82,6 +83,64 @@ TEST_CASE("writes at random offsets, many in flight, land identically on all thr
   req.getChunk().setVersion(1);
   CHECK(Status::fromWire(req.send().wait(cl.loop.waitScope()).getStatus()).isOk());
   CHECK(cl.registry->reports.empty());
+}
+
+TEST_CASE("a batch of writes is one op: applied in order on every replica") {
+  Cluster cl;
+  for (int i = 0; i < 3; ++i) cl.addNode();
+  auto set = setOf(cl);
+  REQUIRE(cl.assign(kChunk, 1, set, 0).isOk());
+  auto primary = cl.client(set[0].address);
+  std::mt19937 rng(3);
+  std::vector<uint8_t> model;
+  std::vector<kj::Promise<Status>> pending;
+  for (int b = 0; b < 20; ++b) {
+    auto req = primary.updateRequest();
+    req.initChunk().setId(kChunk);
+    req.getChunk().setVersion(1);
+    unsigned n = 1 + rng() % 40;
+    auto list = req.initOp().initWrites(n);
+    for (unsigned i = 0; i < n; ++i) {
+      // Overlaps within a batch are allowed: the later write wins, as in a row of single writes.
+      uint32_t off = rng() % (1 << 20), len = 1 + rng() % 9000;
+      auto d = randomBytes(rng, len);
+      if (off + len > model.size()) model.resize(off + len, 0);
+      std::copy(d.begin(), d.end(), model.begin() + off);
+      list[i].setOffset(off);
+      list[i].setData(kj::arrayPtr(d.data(), d.size()));
+    }
+    pending.push_back(req.send().then([](auto resp) { return Status::fromWire(resp.getStatus()); }));
+  }
+  for (auto& p : pending) {
+    Status st = p.wait(cl.loop.waitScope());
+    REQUIRE_MESSAGE(st.isOk(), st.toString());
+  }
+  checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 1, model);
+  // An empty batch and one reaching past the largest chunk are refused without a change.
+  auto empty = primary.updateRequest();
+  empty.initChunk().setId(kChunk);
+  empty.getChunk().setVersion(1);
+  empty.initOp().initWrites(0);
+  int code = empty.send().wait(cl.loop.waitScope()).getStatus().getCode();
+  CHECK(code == EINVAL);
+  checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 1, model);
+}
+
+TEST_CASE("a batch that fails after its first write marks the replica damaged") {
+  MemChunkStore s;
+  REQUIRE(s.create(7, 1, ChunkState::kOk).isOk());
+  std::vector<WriteExtent> batch = {{0, std::vector<uint8_t>(10, 1)},
+                                    {static_cast<uint32_t>(kMaxChunkLength - 4), std::vector<uint8_t>(10, 2)}};
+  Status st = s.writeMany(7, batch);
+  CHECK(st.code() == EFBIG);
+  CHECK(bool(s.stat(7)->state == ChunkState::kDamaged));
+  // A failure of the first write changes nothing.
+  REQUIRE(s.create(8, 1, ChunkState::kOk).isOk());
+  s.failMutationsWith(ENOSPC);
+  CHECK(s.writeMany(8, {{0, std::vector<uint8_t>(10, 1)}}).code() == ENOSPC);
+  s.failMutationsWith(0);
+  CHECK(bool(s.stat(8)->state == ChunkState::kOk));
+  CHECK(s.stat(8)->length == 0);
 }
 
 TEST_CASE("forwards that arrive early are held back and applied in sequence order") {
