@@ -137,9 +137,13 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int toSet, fuse_
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req);
   SetAttrSpec spec = translateSetAttr(*attr, toSet, fi);
-  // A truncate must not be overtaken by an older uncommitted write extending the file again.
+  // A truncate must not be overtaken by an older uncommitted write extending the file again, and
+  // explicit times must not be overwritten by the commit of writes made before them (cp -a writes,
+  // sets the source's mtime with futimens, then closes: the close's commit moved mtime to "now").
   kj::Promise<void> before = kj::READY_NOW;
-  if (spec.valid & rpc::SET_SIZE) before = fs.io.flush(ino, r->cred(), kj::addRef(*r));
+  if (spec.valid & (rpc::SET_SIZE | rpc::SET_MTIME | rpc::SET_MTIME_NOW | rpc::SET_ATIME)) {
+    before = fs.io.flush(ino, r->cred(), kj::addRef(*r));
+  }
   auto p = before
                .then([&fs, r = kj::addRef(*r), ino, spec]() {
                  return fs.mutate(const_cast<Request&>(*r), fmt::format("setattr {}", ino),
