@@ -1,6 +1,6 @@
 # Sourced by every end-to-end test: a real cluster on 127.0.0.1 (ephemeral ports) in a temp dir,
 # mounted with FUSE, always unmounted and stopped at exit, whether the test passed, failed or
-# timed out (ctest sends SIGTERM... and the trap still runs).
+# timed out (the EXIT trap; after a SIGKILL, which runs no trap, the watchdog below).
 #
 #   start_cluster [--chunks N] [--replicas R]   starts it and mounts it at $MNT
 #   mount_again NAME                            a second client; prints its mountpoint
@@ -62,6 +62,19 @@ cleanup() {
   exit $rc
 }
 E2E_EXTRA_PIDS=()
+# ctest's timeout kills a test with SIGKILL, and then no trap runs: a detached watchdog stops the
+# cluster and unmounts once this shell is gone (after a normal cleanup there is nothing left to do).
+e2e_watchdog() {
+  while kill -0 "$1" 2>/dev/null; do sleep 1; done
+  [[ -d "$CLUSTER/run" ]] || exit 0
+  timeout 60 "$BIN/basalt" down --dir "$CLUSTER" || true
+  awk -v t="$E2E_TMP" '$2 ~ "^"t {print $2}' /proc/mounts | while read -r m; do
+    fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done
+}
+setsid bash -c "$(declare -f e2e_watchdog); CLUSTER='$CLUSTER' BIN='$BIN' E2E_TMP='$E2E_TMP' e2e_watchdog $$" \
+  </dev/null >/dev/null 2>&1 &
+disown $!  # a bare `wait` in a test must not wait for it
 set -o errtrace
 trap 'fail "line $LINENO of $(basename "${BASH_SOURCE[0]}") failed: $BASH_COMMAND"' ERR
 trap cleanup EXIT
