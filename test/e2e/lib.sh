@@ -72,7 +72,8 @@ e2e_watchdog() {
     fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
 }
-setsid bash -c "$(declare -f e2e_watchdog); CLUSTER='$CLUSTER' BIN='$BIN' E2E_TMP='$E2E_TMP' e2e_watchdog $$" \
+# (The paths go in the environment, not the command line: tests look for leftovers by path.)
+CLUSTER=$CLUSTER BIN=$BIN E2E_TMP=$E2E_TMP setsid bash -c "$(declare -f e2e_watchdog); e2e_watchdog $$" \
   </dev/null >/dev/null 2>&1 &
 disown $!  # a bare `wait` in a test must not wait for it
 set -o errtrace
