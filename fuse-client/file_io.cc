@@ -53,18 +53,18 @@ FileIo::FileIo(EventLoop& loop, MetaSession& meta, ChunkPool& pool, InodeTable& 
       inodes_(inodes),
       config_(config),
       log_(std::move(log)),
-      readahead_(config.readAheadBytes, [this](uint64_t ino, uint64_t offset, size_t size) {
-        // Like a read: after this client's in-flight writes to the range (a write queued later
-        // drops the file's segments).
-        return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
-          return readSettled(ino, offset, size, kj::Own<Interruptible>());
-        });
-      }),
-      blocks_(config.blockCacheBytes, [this](uint64_t ino, uint64_t offset, size_t size) {
-        return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
-          return readSettled(ino, offset, size, kj::Own<Interruptible>());
-        });
-      }) {}
+      readahead_(config.readAheadBytes,
+                 [this](uint64_t ino, uint64_t offset, size_t size) { return fetchForCache(ino, offset, size); }),
+      blocks_(config.blockCacheBytes,
+              [this](uint64_t ino, uint64_t offset, size_t size) { return fetchForCache(ino, offset, size); }) {}
+
+kj::Promise<kj::Array<kj::byte>> FileIo::fetchForCache(uint64_t ino, uint64_t offset, size_t size) {
+  // Like a read: after this client's in-flight writes to the range (a write queued later drops
+  // what the caches fetched of the file).
+  return settled(ino, offset, offset + size).then([this, ino, offset, size]() {
+    return readSettled(ino, offset, size, kj::Own<Interruptible>());
+  });
+}
 
 std::shared_ptr<FileIo::Op> FileIo::newOp(uint64_t ino, std::string what,
                                           kj::Own<Interruptible> intr) {
@@ -403,10 +403,7 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
                       auto it = behind_.find(ino);
                       if (it != behind_.end()) {
                         auto w = it->second.writes.find(id);
-                        if (w != it->second.writes.end()) {
-                          w->second.finished = true;
-                          it->second.unfinished.remove(id, w->second.start);
-                        }
+                        if (w != it->second.writes.end()) it->second.unfinished.remove(id, w->second.start);
                       }
                       // Not from here: this runs inside the promise being erased.
                       kj::evalLater([this, ino, id]() {
@@ -424,8 +421,8 @@ kj::Promise<size_t> FileIo::write(uint64_t ino, uint64_t offset, kj::Array<kj::b
                     .eagerlyEvaluate(nullptr)
                     .fork();
     Behind& b = behind_[ino];
-    b.writes.emplace(id, InFlight{offset, end, kj::mv(done)});
-    if (!b.writes.at(id).finished) b.unfinished.add(id, offset, end);
+    b.writes.emplace(id, InFlight{offset, kj::mv(done)});
+    b.unfinished.add(id, offset, end);  // `done` resolves on a later turn at the earliest
     return n;
   });
 }
@@ -450,16 +447,15 @@ kj::Promise<void> FileIo::settled(uint64_t ino, uint64_t start, uint64_t end) {
   auto b = behind_.find(ino);
   if (b == behind_.end() || b->second.writes.empty()) return kj::READY_NOW;
   kj::Vector<kj::Promise<void>> waits;
+  auto& writes = b->second.writes;
+  auto wait = [&](uint64_t id) {
+    auto w = writes.find(id);
+    if (w != writes.end()) waits.add(w->second.done.addBranch());
+  };
   if (end == 0) {
-    for (auto& [n, w] : b->second.writes) {
-      if (!w.finished) waits.add(w.done.addBranch());
-    }
+    b->second.unfinished.forEach(wait);
   } else {
-    auto& writes = b->second.writes;
-    b->second.unfinished.forOverlapping(start, end, [&](uint64_t id) {
-      auto w = writes.find(id);
-      if (w != writes.end()) waits.add(w->second.done.addBranch());
-    });
+    b->second.unfinished.forOverlapping(start, end, wait);
   }
   if (waits.empty()) return kj::READY_NOW;
   return kj::joinPromises(waits.releaseAsArray());
@@ -468,11 +464,7 @@ kj::Promise<void> FileIo::settled(uint64_t ino, uint64_t start, uint64_t end) {
 kj::Promise<void> FileIo::settle(uint64_t ino) {
   if (ino != 0) return settled(ino, 0, 0);
   kj::Vector<kj::Promise<void>> waits;
-  for (auto& [i, b] : behind_) {
-    for (auto& [n, w] : b.writes) {
-      if (!w.finished) waits.add(w.done.addBranch());
-    }
-  }
+  for (auto& [i, b] : behind_) waits.add(settled(i, 0, 0));
   return kj::joinPromises(waits.releaseAsArray());
 }
 

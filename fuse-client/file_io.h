@@ -116,6 +116,8 @@ class FileIo {
 
   kj::Promise<kj::Array<kj::byte>> readSettled(uint64_t ino, uint64_t offset, size_t size,
                                                kj::Own<Interruptible> intr);
+  // What readahead and the block cache fetch with: a read without an interrupt.
+  kj::Promise<kj::Array<kj::byte>> fetchForCache(uint64_t ino, uint64_t offset, size_t size);
   kj::Promise<Layout> layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite);
   // Asks the metadata server (bypassing the cache; caches the answer). `unresponsive`: see
   // Session.getLayout.
@@ -169,13 +171,13 @@ class FileIo {
   std::map<std::pair<uint64_t, uint32_t>, ChunkQueue> chunkQueues_;
   // ---- write-behind
   struct InFlight {
-    uint64_t start, end;
-    kj::ForkedPromise<void> done;  // never rejects
-    bool finished = false;         // landed or failed; erased a turn later (not from its own callback)
+    uint64_t start;
+    kj::ForkedPromise<void> done;  // never rejects; erased a turn after it resolves (not from its
+                                   // own callback), but out of `unfinished` at once
   };
   struct Behind {
     std::map<uint64_t, InFlight> writes;  // by write number
-    WriteRanges unfinished;               // the ranges of the writes not finished yet
+    WriteRanges unfinished;               // the ranges of the writes not landed or failed yet
     int error = 0;                        // the first failure not reported yet
     std::string message;
   };

@@ -16,10 +16,7 @@ Filesystem::Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& m
     : loop(loop), opts(opts), meta(meta), inodes(inodes), io(io), log(std::move(log)),
       tasks_(*this) {
   // Size commits answer with the file's attributes: remember them.
-  io.onAttr([this](rpc::Attr::Reader a) {
-    struct stat st;
-    fillStat(a, &st);
-  });
+  io.onAttr([this](rpc::Attr::Reader a) { rememberAttr(a); });
 }
 
 kj::Own<Request> Filesystem::begin(fuse_req_t req, bool withGroups) {
@@ -64,8 +61,12 @@ void Filesystem::fillStat(rpc::Attr::Reader a, struct stat* st) const {
   st->st_mtim.tv_nsec = a.getMtime().getNsec();
   st->st_ctim.tv_sec = a.getCtime().getSec();
   st->st_ctim.tv_nsec = a.getCtime().getNsec();
-  struct stat server = *st;
-  server.st_size = static_cast<off_t>(a.getSize());
+}
+
+void Filesystem::rememberAttr(rpc::Attr::Reader a) {
+  struct stat server;
+  fillStat(a, &server);
+  server.st_size = static_cast<off_t>(a.getSize());  // without this client's uncommitted writes
   attrs.put(server);
 }
 
@@ -89,7 +90,8 @@ AttrSnapshot Filesystem::snapshot(rpc::Attr::Reader a) const {
   return s;
 }
 
-fuse_entry_param Filesystem::entryParam(rpc::Attr::Reader a) const {
+fuse_entry_param Filesystem::entryParam(rpc::Attr::Reader a) {
+  rememberAttr(a);
   fuse_entry_param e = {};
   e.ino = a.getIno();
   e.generation = a.getGeneration();
@@ -100,6 +102,7 @@ fuse_entry_param Filesystem::entryParam(rpc::Attr::Reader a) const {
 }
 
 void Filesystem::replyAttr(const Request& r, rpc::Attr::Reader a) {
+  rememberAttr(a);
   struct stat st;
   fillStat(a, &st);
   inodes.noteAttr(snapshot(a));

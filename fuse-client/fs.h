@@ -55,13 +55,15 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // Replies the errno of a failed wire status; returns true when it did (the caller stops).
   bool replyIfError(const Request& r, rpc::Status::Reader status);
 
-  // stat(2) attributes for the kernel: size includes this client's uncommitted writes. Every
-  // server reply's attributes pass through here and are remembered (attr_cache.h).
+  // stat(2) attributes for the kernel: size includes this client's uncommitted writes.
   void fillStat(rpc::Attr::Reader a, struct stat* st) const;
+  // Keeps the server's attributes for getattr (attr_cache.h); every reply's attributes that reach
+  // the kernel (entryParam, replyAttr) and every size commit's pass through here.
+  void rememberAttr(rpc::Attr::Reader a);
   // getattr from what the server last said, without a round trip: true when answered.
   bool replyCachedAttr(const Request& r, uint64_t ino);
   AttrSnapshot snapshot(rpc::Attr::Reader a) const;
-  fuse_entry_param entryParam(rpc::Attr::Reader a) const;
+  fuse_entry_param entryParam(rpc::Attr::Reader a);  // also remembers the attributes
 
   // getattr/setattr reply with fresh attributes (also recorded in the inode table).
   void replyAttr(const Request& r, rpc::Attr::Reader a);
@@ -98,7 +100,7 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   FileIo& io;
   Logger log;
   LockTracker locks;
-  mutable AttrCache attrs;
+  AttrCache attrs;
 
  private:
   void taskFailed(kj::Exception&& e) override;

@@ -45,9 +45,6 @@ void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fi
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 // ops_xattr.cc
-// Whether `value` is a minimal POSIX access ACL (owner, group, other and nothing else); its rwx
-// bits as a mode in *perm.
-bool minimalAclPermissions(const std::string& value, uint32_t* perm);
 void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
               int flags);
 void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);

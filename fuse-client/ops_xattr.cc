@@ -1,8 +1,6 @@
 // Extended attributes. A size-0 get/list asks for the size needed; a buffer too small is ERANGE.
 #include <spdlog/fmt/fmt.h>
 
-#include <sys/xattr.h>
-
 #include <optional>
 #include <string>
 
@@ -63,56 +61,14 @@ kj::Promise<void> storeXattr(Filesystem& fs, kj::Own<Request> r, uint64_t ino, s
 
 }  // namespace
 
-bool minimalAclPermissions(const std::string& value, uint32_t* perm) {
-  // struct posix_acl_xattr_header { u32 version = 2 }, then entries { u16 tag, u16 perm, u32 id }.
-  if (value.size() != 4 + 3 * 8) return false;
-  auto u16 = [&value](size_t at) {
-    return static_cast<uint32_t>(static_cast<uint8_t>(value[at])) |
-           static_cast<uint32_t>(static_cast<uint8_t>(value[at + 1])) << 8;
-  };
-  if (u16(0) != 2 || u16(2) != 0) return false;
-  const uint32_t kTags[3] = {0x01 /* USER_OBJ */, 0x04 /* GROUP_OBJ */, 0x20 /* OTHER */};
-  uint32_t bits = 0;
-  for (int i = 0; i < 3; ++i) {
-    size_t at = 4 + static_cast<size_t>(i) * 8;
-    if (u16(at) != kTags[i] || u16(at + 2) > 7) return false;
-    bits = (bits << 3) | u16(at + 2);
-  }
-  *perm = bits;
-  return true;
-}
-
 void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
               int flags) {
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req);
   std::string n = name;
   std::string v(value, size);
-  // A minimal access ACL (owner, group, other and nothing else) says no more than the mode. As on
-  // ext4 it is not stored: when the mode already says the same and no ACL is stored, setting it
-  // changes nothing, and costs one read instead of a commit (cp -a sets one on every file).
-  uint32_t perm = 0;
-  const struct stat* st = fs.attrs.get(ino);
-  if (n == "system.posix_acl_access" && !(flags & XATTR_REPLACE) && st != nullptr &&
-      minimalAclPermissions(v, &perm) && (st->st_mode & 0777) == perm && !(st->st_mode & S_ISGID) &&
-      (r->cred().uid == 0 || r->cred().uid == st->st_uid)) {
-    const std::optional<std::string>* cached = fs.attrs.getXattr(ino, n);
-    if (cached != nullptr && !*cached) {
-      r->err(0);
-      return;
-    }
-    auto p = fetchXattr(fs, *r, ino, n)
-                 .then([&fs, r = kj::addRef(*r), ino, n, v, flags](
-                           capnp::Response<rpc::Session::GetXattrResults>&& resp) mutable -> kj::Promise<void> {
-                   if (resp.getStatus().getCode() == ENODATA) {
-                     r->err(0);
-                     return kj::READY_NOW;
-                   }
-                   return storeXattr(fs, kj::mv(r), ino, n, v, flags);
-                 });
-    fs.track(*r, kj::mv(p));
-    return;
-  }
+  // An access ACL also sets the mode, and one that says no more than the mode is not stored: the
+  // metadata server applies Linux's rules (meta/acl.h).
   fs.track(*r, storeXattr(fs, kj::addRef(*r), ino, n, v, flags));
 }
 

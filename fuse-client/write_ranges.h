@@ -21,6 +21,11 @@ class WriteRanges {
   bool empty() const { return byStart_.empty(); }
   size_t size() const { return byStart_.size(); }
 
+  // Calls fn(id) for every range.
+  template <typename Fn>
+  void forEach(Fn&& fn) const {
+    for (const auto& [key, end] : byStart_) fn(key.second);
+  }
   // Calls fn(id) for every range overlapping [start, end).
   template <typename Fn>
   void forOverlapping(uint64_t start, uint64_t end, Fn&& fn) const {
