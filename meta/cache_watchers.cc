@@ -8,6 +8,15 @@ namespace {
 
 // A batch larger than this is split over several calls (messages stay small).
 constexpr size_t kMaxPerCall = 4096;
+
+// Moves the first `n` elements of `from` out through put(i, element).
+template <typename Set, typename Put>
+void takeFirst(Set& from, size_t n, Put&& put) {
+  for (size_t i = 0; i < n; ++i) {
+    put(static_cast<unsigned>(i), *from.begin());
+    from.erase(from.begin());
+  }
+}
 }  // namespace
 
 void CacheChanges::merge(const CacheChanges& o) {
@@ -119,22 +128,14 @@ void CacheWatchers::flush(uint64_t session) {
     take(w.pending.data, nd);
     take(w.pending.entries, ne);
     auto inodes = req.initInodes(ni);
-    for (size_t i = 0; i < ni; ++i) {
-      inodes.set(i, *w.pending.inodes.begin());
-      w.pending.inodes.erase(w.pending.inodes.begin());
-    }
+    takeFirst(w.pending.inodes, ni, [&](unsigned i, uint64_t ino) { inodes.set(i, ino); });
     auto data = req.initData(nd);
-    for (size_t i = 0; i < nd; ++i) {
-      data.set(i, *w.pending.data.begin());
-      w.pending.data.erase(w.pending.data.begin());
-    }
+    takeFirst(w.pending.data, nd, [&](unsigned i, uint64_t ino) { data.set(i, ino); });
     auto entries = req.initEntries(ne);
-    for (size_t i = 0; i < ne; ++i) {
-      auto& e = *w.pending.entries.begin();
+    takeFirst(w.pending.entries, ne, [&](unsigned i, const std::pair<uint64_t, std::string>& e) {
       entries[i].setParent(e.first);
       entries[i].setName(e.second);
-      w.pending.entries.erase(w.pending.entries.begin());
-    }
+    });
     ++sent_;
     tasks_->add(req.send().ignoreResult().catch_([this, session](kj::Exception&& e) {
       // The mount went away or is unreachable: it drops all its caches when it comes back.

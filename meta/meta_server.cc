@@ -58,17 +58,15 @@ void MetaServer::start() {
   log_->info("metadata store {} open: next inode {}, {} sessions to resume, {} orphans, {} inodes with locks",
              store_.dir(), nextIno_, sessions_.size(), orphans_.size(), lockedInodes);
   tasks_->add(watchLeases());
-  if (sessions_.empty()) {
-    // Nobody can come back to re-declare open files: no grace period.
+  auto endGrace = [this]() {
     graceOver_ = true;
     std::vector<uint64_t> all(orphans_.begin(), orphans_.end());
     for (uint64_t ino : all) maybeReclaim(ino);
+  };
+  if (sessions_.empty()) {
+    endGrace();  // nobody can come back to re-declare open files: no grace period
   } else {
-    tasks_->add(loop_.timer().afterDelay(options_.leaseMs * kj::MILLISECONDS).then([this]() {
-      graceOver_ = true;
-      std::vector<uint64_t> all(orphans_.begin(), orphans_.end());
-      for (uint64_t ino : all) maybeReclaim(ino);
-    }));
+    tasks_->add(loop_.timer().afterDelay(options_.leaseMs * kj::MILLISECONDS).then(kj::mv(endGrace)));
   }
 }
 

@@ -6,14 +6,9 @@
 
 #include "meta/chunks/chunk_manager.h"
 #include "meta/chunks/names.h"
+#include "meta/chunks/replica_set.h"
 
 namespace basalt::meta {
-namespace {
-
-bool contains(const std::vector<uint32_t>& v, uint32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
-
-
-}  // namespace
 
 void ChunkManager::startMoves() {
   while (!pendingMoves_.empty()) {
