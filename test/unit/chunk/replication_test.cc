@@ -52,6 +52,19 @@ struct BlackHole {
   kj::Promise<void> accepting = nullptr;
 };
 
+// What a replica holds after `d` is written at `off` (as the primary orders writes: as sent).
+void writeToModel(std::vector<uint8_t>& model, uint32_t off, const std::vector<uint8_t>& d) {
+  if (off + d.size() > model.size()) model.resize(off + d.size(), 0);
+  std::copy(d.begin(), d.end(), model.begin() + off);
+}
+
+void requireAllOk(Cluster& cl, std::vector<kj::Promise<Status>>& pending) {
+  for (auto& p : pending) {
+    Status st = p.wait(cl.loop.waitScope());
+    REQUIRE_MESSAGE(st.isOk(), st.toString());
+  }
+}
+
 }  // namespace
 
 TEST_CASE("writes at random offsets, many in flight, land identically on all three replicas") {
@@ -66,16 +79,12 @@ TEST_CASE("writes at random offsets, many in flight, land identically on all thr
   for (int i = 0; i < 60; ++i) {
     uint32_t off = rng() % (3 << 20), len = 1 + rng() % (200 * 1024);
     auto d = randomBytes(rng, len);
-    if (off + len > model.size()) model.resize(off + len, 0);
-    std::copy(d.begin(), d.end(), model.begin() + off);  // the primary orders them as sent
+    writeToModel(model, off, d);
     pending.push_back(writeRequest(primary, kChunk, 1, off, d).then([](auto resp) {
       return Status::fromWire(resp.getStatus());
     }));
   }
-  for (auto& p : pending) {
-    Status st = p.wait(cl.loop.waitScope());
-    REQUIRE_MESSAGE(st.isOk(), st.toString());
-  }
+  requireAllOk(cl, pending);
   checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 1, model);
   // sync reaches every replica
   auto req = primary.syncRequest();
@@ -104,17 +113,13 @@ TEST_CASE("a batch of writes is one op: applied in order on every replica") {
       // Overlaps within a batch are allowed: the later write wins, as in a row of single writes.
       uint32_t off = rng() % (1 << 20), len = 1 + rng() % 9000;
       auto d = randomBytes(rng, len);
-      if (off + len > model.size()) model.resize(off + len, 0);
-      std::copy(d.begin(), d.end(), model.begin() + off);
+      writeToModel(model, off, d);
       list[i].setOffset(off);
       list[i].setData(kj::arrayPtr(d.data(), d.size()));
     }
     pending.push_back(req.send().then([](auto resp) { return Status::fromWire(resp.getStatus()); }));
   }
-  for (auto& p : pending) {
-    Status st = p.wait(cl.loop.waitScope());
-    REQUIRE_MESSAGE(st.isOk(), st.toString());
-  }
+  requireAllOk(cl, pending);
   checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 1, model);
   // An empty batch and one reaching past the largest chunk are refused without a change.
   auto empty = primary.updateRequest();
@@ -123,6 +128,17 @@ TEST_CASE("a batch of writes is one op: applied in order on every replica") {
   empty.initOp().initWrites(0);
   int code = empty.send().wait(cl.loop.waitScope()).getStatus().getCode();
   CHECK(code == EINVAL);
+  auto beyond = primary.updateRequest();
+  beyond.initChunk().setId(kChunk);
+  beyond.getChunk().setVersion(1);
+  auto writes = beyond.initOp().initWrites(2);
+  std::vector<uint8_t> ten(10, 7);
+  writes[0].setOffset(0);
+  writes[0].setData(kj::arrayPtr(ten.data(), ten.size()));
+  writes[1].setOffset(static_cast<uint32_t>(kMaxChunkLength - 4));
+  writes[1].setData(kj::arrayPtr(ten.data(), ten.size()));
+  code = beyond.send().wait(cl.loop.waitScope()).getStatus().getCode();
+  CHECK(code == EFBIG);
   checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 1, model);
 }
 
