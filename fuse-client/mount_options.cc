@@ -4,21 +4,11 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "server/text.h"
+
 namespace basalt::client {
 
 namespace {
-
-std::vector<std::string> splitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 bool parseDouble(const std::string& text, double* out) {
   if (text.empty()) return false;
@@ -141,7 +131,7 @@ Result<MountOptions> parseMountArgs(const std::vector<std::string>& args, bool i
       } else {
         list = a.substr(2);
       }
-      for (const auto& opt : splitCommas(list)) {
+      for (const auto& opt : splitList(list)) {
         Status s = applyOption(opt, &o);
         if (!s.isOk()) return s;
       }

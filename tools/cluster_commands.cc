@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 
+#include "server/text.h"
 #include "tools/cluster_dir.h"
 #include "tools/process.h"
 
@@ -74,17 +75,6 @@ std::string startServer(const ClusterDir& dir, const std::string& name, const st
   return address;
 }
 
-std::vector<std::string> splitZones(const std::string& list) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at <= list.size()) {
-    size_t comma = list.find(',', at);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > at) out.push_back(list.substr(at, comma - at));
-    at = comma + 1;
-  }
-  return out;
-}
 
 std::string portOf(const std::string& address) {
   auto colon = address.rfind(':');
@@ -109,7 +99,7 @@ int runUp(const UpOptions& options) {
   }
   if (options.sessionLeaseMs) config["session-lease-ms"] = std::to_string(options.sessionLeaseMs);
   if (!options.zones.empty()) {
-    if (splitZones(options.zones).empty()) {
+    if (splitList(options.zones).empty()) {
       std::cerr << "basalt: --zones needs at least one zone name, e.g. --zones a,b\n";
       return 1;
     }
@@ -155,7 +145,7 @@ int runUp(const UpOptions& options) {
     std::string name = "chunk" + std::to_string(i);
     // A server's zone is fixed at its first start and recorded, so restarts keep it.
     if (!config.count(name + ".zone") && config.count("zones")) {
-      auto zones = splitZones(config["zones"]);
+      auto zones = splitList(config["zones"]);
       if (!zones.empty()) config[name + ".zone"] = zones[(i - 1) % zones.size()];
     }
     std::vector<std::string> args = {"--data", dir.chunkDataDir(i), "--meta", metaAddress};

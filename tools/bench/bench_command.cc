@@ -10,6 +10,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "server/text.h"
 #include "tools/bench/cluster_probe.h"
 #include "tools/bench/fs_util.h"
 #include "tools/bench/json.h"
@@ -71,7 +72,7 @@ std::vector<Scenario> standardScenarios(const std::string& clusterDir) {
 // The standard scenarios, or with --only just those whose key (first word of the name) is listed.
 std::vector<Scenario> selectedScenarios(const BenchOptions& o) {
   auto all = standardScenarios(o.clusterDir);
-  auto only = onlyList(o.only);
+  auto only = splitList(o.only);
   if (only.empty()) return all;
   std::vector<Scenario> picked;
   for (auto& s : all) {

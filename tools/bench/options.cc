@@ -1,5 +1,7 @@
 #include "tools/bench/options.h"
 
+#include "server/text.h"
+
 namespace basalt::tools::bench {
 
 Sizes sizesFor(bool quick, int runs) {
@@ -23,23 +25,12 @@ Sizes sizesFor(bool quick, int runs) {
   return s;
 }
 
-std::vector<std::string> onlyList(const std::string& only) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= only.size() && !only.empty()) {
-    size_t comma = only.find(',', start);
-    if (comma == std::string::npos) comma = only.size();
-    if (comma > start) out.push_back(only.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 std::string validateOptions(const BenchOptions& o) {
   if (o.dir.empty()) return "DIR is required";
   if (o.runs < 0 || o.runs > 50) return "--runs must be between 1 and 50";
   if (!o.vsDir.empty() && o.vsDir == o.dir) return "--vs LOCALDIR must differ from DIR";
-  for (const auto& name : onlyList(o.only)) {
+  for (const auto& name : splitList(o.only)) {
     bool known = false;
     for (const char* k : kScenarioKeys) known = known || name == k;
     if (!known) return "--only: no scenario '" + name + "' (sequential, random, small, tree, locks, failover)";

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace basalt::tools::bench {
 
@@ -47,9 +46,6 @@ Sizes sizesFor(bool quick, int runs);
 // The key of each standard scenario (the first word of its name), for --only.
 inline constexpr const char* kScenarioKeys[] = {"sequential", "random", "small",
                                                  "tree",       "locks",  "failover"};
-
-// --only's comma-separated names, empty ones dropped.
-std::vector<std::string> onlyList(const std::string& only);
 
 // Checks the options that need no filesystem access. Returns "" or what is wrong, for the user.
 std::string validateOptions(const BenchOptions& options);
