@@ -41,6 +41,11 @@ struct ChunkMeta {
   ChunkState state = ChunkState::kOk;
 };
 
+struct StoreUsage {
+  uint64_t bytes = 0;
+  uint64_t chunks = 0;
+};
+
 struct WriteExtent {
   uint32_t offset = 0;
   std::vector<uint8_t> data;
@@ -79,8 +84,8 @@ class ChunkStore {
   // Drops the chunk. Succeeds when it is absent.
   virtual Status remove(uint64_t id) = 0;
   virtual std::vector<ChunkMeta> list() = 0;
-  // Bytes held (sum of lengths).
-  virtual uint64_t usedBytes() = 0;
+  // Bytes held (sum of lengths) and chunks held, in one pass.
+  virtual StoreUsage usage() = 0;
 };
 
 }  // namespace basalt::chunk

@@ -646,11 +646,12 @@ std::vector<ChunkMeta> DiskChunkStore::list() {
   return out;
 }
 
-uint64_t DiskChunkStore::usedBytes() {
+StoreUsage DiskChunkStore::usage() {
   std::lock_guard<std::mutex> g(mu_);
-  uint64_t used = 0;
-  for (auto& [id, m] : metas_) used += m.length;
-  return used;
+  StoreUsage u;
+  for (auto& [id, m] : metas_) u.bytes += m.length;
+  u.chunks = metas_.size();
+  return u;
 }
 
 }  // namespace basalt::chunk

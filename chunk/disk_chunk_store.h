@@ -51,7 +51,7 @@ class DiskChunkStore final : public ChunkStore {
   Status sync(uint64_t id) override;
   Status remove(uint64_t id) override;
   std::vector<ChunkMeta> list() override;
-  uint64_t usedBytes() override;
+  StoreUsage usage() override;
 
   // At most this many chunks keep their files open (two fds each); the least recently used close.
   static constexpr size_t kMaxOpenChunks = 256;

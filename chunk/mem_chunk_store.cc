@@ -115,11 +115,12 @@ std::vector<ChunkMeta> MemChunkStore::list() {
   return out;
 }
 
-uint64_t MemChunkStore::usedBytes() {
+StoreUsage MemChunkStore::usage() {
   std::lock_guard<std::mutex> g(mu_);
-  uint64_t used = 0;
-  for (auto& [id, c] : chunks_) used += c.meta.length;
-  return used;
+  StoreUsage u;
+  for (auto& [id, c] : chunks_) u.bytes += c.meta.length;
+  u.chunks = chunks_.size();
+  return u;
 }
 
 }  // namespace basalt::chunk

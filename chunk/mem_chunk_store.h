@@ -27,7 +27,7 @@ class MemChunkStore final : public ChunkStore {
   Status sync(uint64_t id) override;
   Status remove(uint64_t id) override;
   std::vector<ChunkMeta> list() override;
-  uint64_t usedBytes() override;
+  StoreUsage usage() override;
 
  private:
   struct Chunk {

@@ -135,10 +135,8 @@ void Registrar::refreshUsage() {
   if (refreshing_) return;
   refreshing_ = true;
   ChunkStore* store = &store_;
-  usageTask_ = loop_.offload<std::pair<uint64_t, uint64_t>>([store]() {
-                      return std::make_pair(store->usedBytes(), static_cast<uint64_t>(store->list().size()));
-                    })
-                   .then([this](std::pair<uint64_t, uint64_t> usage) {
+  usageTask_ = loop_.offload<StoreUsage>([store]() { return store->usage(); })
+                   .then([this](StoreUsage usage) {
                      usage_ = usage;
                      refreshing_ = false;
                    })
@@ -152,13 +150,13 @@ kj::Promise<void> Registrar::heartbeatLoop() {
   return loop_.timer().afterDelay(heartbeatMs_ * kj::MILLISECONDS).then([this]() {
     refreshUsage();
     return kj::evalNow([this]() -> kj::Promise<Status> {
-          std::pair<uint64_t, uint64_t> usage = usage_;
+          StoreUsage usage = usage_;
           KJ_IF_MAYBE(reg, registry_) {
             auto req = reg->heartbeatRequest();
             req.setId(server_.id());
             req.setCapacityBytes(config_.capacityBytes);
-            req.setUsedBytes(usage.first);
-            req.setChunkCount(usage.second);
+            req.setUsedBytes(usage.bytes);
+            req.setChunkCount(usage.chunks);
             return deadline(req.send().then([](auto resp) { return Status::fromWire(resp.getStatus()); }),
                             "heartbeat");
           }

@@ -65,7 +65,7 @@ class Registrar {
   bool registered_ = false;
   bool everTried_ = false;
   uint64_t heartbeats_ = 0;
-  std::pair<uint64_t, uint64_t> usage_{0, 0};  // (used bytes, chunk count), as last computed
+  StoreUsage usage_;  // as last computed
   bool refreshing_ = false;
   kj::Promise<void> usageTask_ = nullptr;
   kj::Promise<void> task_ = nullptr;
