@@ -15,7 +15,8 @@ kj::Array<kj::byte> BlockCache::slice(const kj::Array<kj::byte>& block, uint64_t
 }
 
 void BlockCache::drop(uint64_t ino) {
-  generation_[ino]++;
+  auto f = fetching_.find(ino);
+  if (f != fetching_.end()) f->second.generation++;
   auto it = blocks_.lower_bound(Key{ino, 0});
   while (it != blocks_.end() && it->first.first == ino) {
     held_ -= it->second.data->size();
@@ -58,15 +59,31 @@ kj::Maybe<kj::Promise<kj::Array<kj::byte>>> BlockCache::read(uint64_t ino, uint6
   }
   if (knownSize <= start) return nullptr;  // at or past the end: the caller answers EOF
   misses_++;
-  uint64_t gen = generation_[ino];
+  Fetching& f = fetching_[ino];
+  f.count++;
+  uint64_t gen = f.generation;
   size_t length = static_cast<size_t>(std::min<uint64_t>(kBlockBytes, knownSize - start));
-  return fetch_(ino, start, length).then([this, ino, key, gen, offset, start, size](kj::Array<kj::byte>&& data) {
-    auto shared = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
-    // Changed while it was being fetched: answer this read from it (it was issued before the
-    // change), but do not keep it.
-    if (generation_[ino] == gen) keep(key, shared);
-    return slice(*shared, offset - start, size);
-  });
+  return fetch_(ino, start, length)
+      .then(
+          [this, ino, key, gen, offset, start, size](kj::Array<kj::byte>&& data) {
+            auto shared = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
+            // Changed while it was being fetched: answer this read from it (it was issued before
+            // the change), but do not keep it.
+            if (fetchEnded(ino, gen)) keep(key, shared);
+            return slice(*shared, offset - start, size);
+          },
+          [this, ino, gen](kj::Exception&& e) -> kj::Array<kj::byte> {
+            fetchEnded(ino, gen);
+            kj::throwFatalException(kj::mv(e));
+          });
+}
+
+bool BlockCache::fetchEnded(uint64_t ino, uint64_t generation) {
+  auto f = fetching_.find(ino);
+  if (f == fetching_.end()) return false;
+  bool unchanged = f->second.generation == generation;
+  if (--f->second.count == 0) fetching_.erase(f);
+  return unchanged;
 }
 
 }  // namespace basalt::client

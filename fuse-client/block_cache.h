@@ -38,6 +38,7 @@ class BlockCache {
   uint64_t bytesHeld() const { return held_; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
+  size_t inodesFetching() const { return fetching_.size(); }
 
  private:
   using Key = std::pair<uint64_t, uint64_t>;  // (inode, block index)
@@ -52,7 +53,15 @@ class BlockCache {
   Fetch fetch_;
   std::map<Key, Block> blocks_;
   std::list<Key> lru_;  // most recent first
-  std::unordered_map<uint64_t, uint64_t> generation_;  // per inode: bumped by drop()
+  // Inodes with fetches in flight: how many, and a generation drop() bumps. An entry lives only
+  // while its fetches do (an entry per inode ever dropped would grow without bound).
+  struct Fetching {
+    uint64_t count = 0;
+    uint64_t generation = 0;
+  };
+  // One fetch of `ino` ended: whether the inode was dropped meanwhile.
+  bool fetchEnded(uint64_t ino, uint64_t generation);
+  std::unordered_map<uint64_t, Fetching> fetching_;
   uint64_t held_ = 0, hits_ = 0, misses_ = 0;
 };
 

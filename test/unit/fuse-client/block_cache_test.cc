@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <kj/async.h>
+#include <kj/debug.h>
 
 #include <vector>
 
@@ -10,6 +11,7 @@ using namespace basalt::client;
 
 namespace {
 struct FakeFile {
+  explicit FakeFile(uint64_t s, uint8_t salt_ = 0) : size(s), salt(salt_) {}
   uint64_t size;
   uint8_t salt = 0;
   std::vector<std::pair<uint64_t, size_t>> fetches;
@@ -35,7 +37,7 @@ constexpr uint64_t kB = BlockCache::kBlockBytes;
 TEST_CASE("a small read fetches its whole block once; later reads in it are hits") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  FakeFile f{10 * kB};
+  FakeFile f(10 * kB);
   BlockCache c(1 << 20, f.fetcher());
   for (uint64_t off : {kB + 100, kB + 4096, kB + 60000}) {
     KJ_IF_MAYBE(p, c.read(1, off, 4096, f.size)) {
@@ -56,7 +58,7 @@ TEST_CASE("a small read fetches its whole block once; later reads in it are hits
 TEST_CASE("the last block is clamped at the end of file, and reads past it are short") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  FakeFile f{2 * kB + 1000};
+  FakeFile f(2 * kB + 1000);
   BlockCache c(1 << 20, f.fetcher());
   KJ_IF_MAYBE(p, c.read(1, 2 * kB + 500, 4096, f.size)) {
     auto d = p->wait(ws);
@@ -72,7 +74,7 @@ TEST_CASE("the last block is clamped at the end of file, and reads past it are s
 TEST_CASE("drop forgets a file's blocks; a fetch in flight during a drop is not kept") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  FakeFile f{8 * kB};
+  FakeFile f(8 * kB);
   BlockCache c(1 << 20, f.fetcher());
   KJ_IF_MAYBE(p, c.read(1, 0, 10, f.size)) { p->wait(ws); }
   c.drop(1);
@@ -91,7 +93,7 @@ TEST_CASE("drop forgets a file's blocks; a fetch in flight during a drop is not 
 TEST_CASE("the budget holds: least recently used blocks go first") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  FakeFile f{100 * kB};
+  FakeFile f(100 * kB);
   BlockCache c(4 * kB, f.fetcher());
   for (uint64_t b = 0; b < 10; ++b) {
     KJ_IF_MAYBE(p, c.read(1, b * kB, 10, f.size)) { p->wait(ws); }
@@ -102,4 +104,23 @@ TEST_CASE("the budget holds: least recently used blocks go first") {
   CHECK(f.fetches.size() == before);
   KJ_IF_MAYBE(p, c.read(1, 0, 10, f.size)) { p->wait(ws); }  // evicted: fetched again
   CHECK(f.fetches.size() == before + 1);
+}
+
+TEST_CASE("no per-inode state outlives the fetches: dropping many inodes keeps nothing") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  FakeFile f(10 * kB);
+  BlockCache c(1 << 20, f.fetcher());
+  for (uint64_t ino = 1; ino <= 10000; ++ino) c.drop(ino);  // every write drops its file
+  CHECK(c.inodesFetching() == 0);
+  auto inflight = c.read(7, 0, 10, f.size);
+  CHECK(c.inodesFetching() == 1);
+  KJ_IF_MAYBE(p, inflight) { p->wait(ws); }
+  CHECK(c.inodesFetching() == 0);
+  BlockCache failing(1 << 20, [](uint64_t, uint64_t, size_t) -> kj::Promise<kj::Array<kj::byte>> {
+    return KJ_EXCEPTION(FAILED, "chunk server down");
+  });
+  auto bad = failing.read(7, 0, 10, f.size);
+  KJ_IF_MAYBE(p, bad) { CHECK_THROWS(p->wait(ws)); }
+  CHECK(failing.inodesFetching() == 0);
 }
