@@ -13,7 +13,7 @@ constexpr const char* kDefaultAcl = "system.posix_acl_default";
 
 // Linux's set_posix_acl for the access ACL: the mode's permission bits follow the ACL, and an ACL
 // that says no more than the mode is not stored (meta/acl.h).
-Status setAccessAcl(CommandContext& c, Inode& n, const std::vector<AclEntry>& acl, const std::string& key) {
+void setAccessAcl(CommandContext& c, Inode& n, const std::vector<AclEntry>& acl, const std::string& key) {
   if (acl.empty() || aclIsMinimal(acl)) {
     c.txn.del(Table::kXattrs, key);
   } else {
@@ -23,7 +23,6 @@ Status setAccessAcl(CommandContext& c, Inode& n, const std::vector<AclEntry>& ac
     n.mode = (n.mode & ~0777u) | aclModeBits(acl);
     if (!c.cred.isRoot() && !c.cred.inGroup(n.gid)) n.mode &= ~static_cast<uint32_t>(S_ISGID);
   }
-  return Status::ok();
 }
 }  // namespace
 
@@ -32,7 +31,7 @@ void chmodAccessAcl(Txn& txn, const Inode& n) {
   auto stored = txn.get(Table::kXattrs, key);
   if (!stored) return;
   auto acl = parseAcl(*stored);
-  if (!acl.isOk() || acl->empty()) return;  // not ours to repair here; fsck reports values
+  if (!acl.isOk() || acl->empty()) return;  // stored before values were validated: left as it is
   txn.put(Table::kXattrs, key, encodeAcl(aclChmod(*acl, n.mode)));
 }
 
@@ -60,7 +59,7 @@ Status applySetXattr(CommandContext& c) {
                                                     std::to_string(n.ino) + ")");
     }
     if (name == kAccessAcl) {
-      META_TRY(setAccessAcl(c, n, *acl, key));
+      setAccessAcl(c, n, *acl, key);
     } else if (!n.isDir()) {
       if (!acl->empty()) return Status::error(EACCES, "a default ACL is for directories (inode " + std::to_string(n.ino) + ")");
     } else if (acl->empty()) {
