@@ -19,6 +19,13 @@ void ReadAhead::drop(uint64_t ino) {
   streams_.erase(it);
 }
 
+ReadAhead::Segment* ReadAhead::segmentOf(uint64_t ino, uint64_t generation, uint64_t start) {
+  auto st = streams_.find(ino);
+  if (st == streams_.end() || st->second.generation != generation) return nullptr;
+  auto seg = st->second.segments.find(start);
+  return seg == st->second.segments.end() ? nullptr : &seg->second;
+}
+
 void ReadAhead::release(Stream& s, uint64_t before) {
   for (auto it = s.segments.begin(); it != s.segments.end();) {
     if (it->first + it->second.length > before) break;
@@ -121,18 +128,12 @@ void ReadAhead::prefetch(uint64_t ino, Stream& s, uint64_t from, uint64_t knownS
     auto ready = fetch_(ino, start, len)
                      .then(
                          [this, ino, start, gen](kj::Array<kj::byte>&& data) {
-                           auto st = streams_.find(ino);
-                           if (st == streams_.end() || st->second.generation != gen) return;
-                           auto seg = st->second.segments.find(start);
-                           if (seg != st->second.segments.end()) {
-                             seg->second.data = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
+                           if (Segment* seg = segmentOf(ino, gen, start)) {
+                             seg->data = std::make_shared<kj::Array<kj::byte>>(kj::mv(data));
                            }
                          },
                          [this, ino, start, gen](kj::Exception&&) {
-                           auto st = streams_.find(ino);
-                           if (st == streams_.end() || st->second.generation != gen) return;
-                           auto seg = st->second.segments.find(start);
-                           if (seg != st->second.segments.end()) seg->second.failed = true;
+                           if (Segment* seg = segmentOf(ino, gen, start)) seg->failed = true;
                          })
                      .eagerlyEvaluate(nullptr)
                      .fork();

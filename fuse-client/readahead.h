@@ -61,6 +61,8 @@ class ReadAhead {
   };
   void prefetch(uint64_t ino, Stream& s, uint64_t from, uint64_t knownSize);
   void release(Stream& s, uint64_t before);  // drops segments that end at or before `before`
+  // The segment at `start` of `ino`'s stream, unless the stream was dropped since `generation`.
+  Segment* segmentOf(uint64_t ino, uint64_t generation, uint64_t start);
   uint64_t windowBytes() const;
 
   uint64_t budget_;
