@@ -17,6 +17,8 @@ class CacheWatcherImpl final : public rpc::CacheWatcher::Server {
  protected:
   // Answers once the kernel has dropped what was named.
   kj::Promise<void> invalidate(InvalidateContext context) override;
+  // Gives a lock delegation back (ops::recallLocks).
+  kj::Promise<void> recallLocks(RecallLocksContext context) override;
 
  private:
   Filesystem& fs_;

@@ -1,6 +1,7 @@
 #include "fuse-client/fs.h"
 
 #include "fuse-client/cache_watcher.h"
+#include "fuse-client/ops.h"
 
 #include <unistd.h>
 
@@ -17,6 +18,15 @@ Filesystem::Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& m
       tasks_(*this) {
   // Size commits answer with the file's attributes: remember them.
   io.onAttr([this](rpc::Attr::Reader a) { rememberAttr(a); });
+  tasks_.add(sweepLockDelegations());
+}
+
+kj::Promise<void> Filesystem::sweepLockDelegations() {
+  // A delegation nobody used for a while goes back, so the server does not keep one per file this
+  // mount ever locked.
+  return loop.timer().afterDelay(5 * kj::SECONDS).then([this]() {
+    return ops::returnIdleDelegations(*this, 10 * kj::SECONDS).then([this]() { return sweepLockDelegations(); });
+  });
 }
 
 kj::Own<Request> Filesystem::begin(fuse_req_t req, bool withGroups) {

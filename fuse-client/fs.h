@@ -17,6 +17,7 @@
 #include "fuse-client/attr_cache.h"
 #include "fuse-client/file_io.h"
 #include "fuse-client/inode_table.h"
+#include "fuse-client/lock_delegations.h"
 #include "fuse-client/lock_tracker.h"
 #include "fuse-client/meta_session.h"
 #include "fuse-client/mount_options.h"
@@ -100,10 +101,12 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   FileIo& io;
   Logger log;
   LockTracker locks;
+  LockDelegations delegations;
   AttrCache attrs;
 
  private:
   void taskFailed(kj::Exception&& e) override;
+  kj::Promise<void> sweepLockDelegations();
   fuse_session* se_ = nullptr;
   bool epochSupported_ = true;  // until the kernel refuses FUSE_NOTIFY_INC_EPOCH
   kj::TaskSet tasks_;

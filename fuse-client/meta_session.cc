@@ -54,10 +54,11 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
   auto req = meta.openSessionRequest();
   req.setClientName(config_.clientName);
   req.setResume(resume);
+  auto sent = loop_.timer().now();
   return loop_.timer()
       .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
                     kj::Promise<capnp::Response<rpc::MetaService::OpenSessionResults>>(req.send()))
-      .then([this, meta, resume](
+      .then([this, meta, resume, sent](
                 capnp::Response<rpc::MetaService::OpenSessionResults>&& r) mutable
             -> kj::Promise<void> {
         auto status = r.getStatus();
@@ -76,6 +77,7 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
         session_ = kj::heap<rpc::Session::Client>(r.getSession());
         generation_++;
         leaseMs_ = r.getLeaseMs();
+        leaseUntil_ = sent + leaseMs_ * kj::MILLISECONDS;
         if (lost_) {
           log_->info("reconnected to metadata server {}: session {} {}", config_.address, id,
                      id == resume ? "resumed" : "opened");
@@ -212,6 +214,12 @@ kj::Promise<void> MetaSession::heartbeatLoop() {
       .then([this]() { return heartbeatLoop(); });
 }
 
+bool MetaSession::leaseFresh() const {
+  // The server's lease runs from when it handled the renew, which is after `sent`; keep a margin
+  // of a quarter lease for the time the caller acts on the answer.
+  return leaseMs_ != 0 && loop_.timer().now() + (leaseMs_ / 4) * kj::MILLISECONDS < leaseUntil_;
+}
+
 kj::Promise<void> MetaSession::heartbeatOnce() {
   if (session_.get() == nullptr) {
     // Reconnect now rather than on the next filesystem call, so the lease is resumed quickly.
@@ -230,11 +238,12 @@ kj::Promise<void> MetaSession::heartbeatOnce() {
   auto inodes = openInodes_ ? openInodes_() : std::vector<uint64_t>();
   auto list = req.initOpenInodes(static_cast<unsigned>(inodes.size()));
   for (unsigned i = 0; i < inodes.size(); ++i) list.set(i, inodes[i]);
+  auto sent = loop_.timer().now();
   return loop_.timer()
       .timeoutAfter(config_.rpcTimeoutMs * kj::MILLISECONDS,
                     kj::Promise<capnp::Response<rpc::Session::RenewResults>>(req.send()))
       .then(
-          [this, gen](capnp::Response<rpc::Session::RenewResults>&& r) {
+          [this, gen, sent](capnp::Response<rpc::Session::RenewResults>&& r) {
             if (r.getStatus().getCode() != 0) {
               log_->warn("metadata server {} refused to renew session {} ({}); resuming it",
                          config_.address, sessionId_, r.getStatus().getMessage().cStr());
@@ -242,6 +251,7 @@ kj::Promise<void> MetaSession::heartbeatOnce() {
               return;
             }
             if (r.getLeaseMs() != 0) leaseMs_ = r.getLeaseMs();
+            if (gen == generation_) leaseUntil_ = sent + leaseMs_ * kj::MILLISECONDS;
           },
           [this, gen](kj::Exception&& e) {
             if (isDisconnect(e)) {

@@ -88,6 +88,9 @@ class MetaSession {
   uint64_t sessionId() const { return sessionId_; }
   const std::string& address() const { return config_.address; }
   bool isConnected() const { return session_.get() != nullptr; }
+  // Whether the session's lease is surely still valid on the server (from the send time of the last
+  // accepted open or renew, with a margin): what the mount may decide delegated locks under.
+  bool leaseFresh() const;
 
  private:
   struct Connected {
@@ -115,6 +118,7 @@ class MetaSession {
   uint64_t generation_ = 0;                // bumped per established session
   uint64_t sessionId_ = 0;
   uint32_t leaseMs_ = 0;
+  kj::TimePoint leaseUntil_ = kj::origin<kj::TimePoint>();
   uint64_t lastSeq_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> connecting_;
   bool lost_ = false;                      // a connection was lost and not re-established yet

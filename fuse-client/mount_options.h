@@ -34,6 +34,9 @@ struct MountOptions {
   uint32_t readAheadMiB = 32;
   // read_cache=MIB: 64 KiB blocks kept for small random reads (0 = off).
   uint32_t readCacheMiB = 32;
+  // lock_delegation=0|1: let the metadata server delegate an inode's locks to this mount while no
+  // other mount uses them (decided here, no RPC per lock call; docs/client.md).
+  bool lockDelegation = true;
   std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
   std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)
   bool readOnly = false;          // ro

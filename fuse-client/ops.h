@@ -7,6 +7,7 @@
 // Thread-safety: handlers run on the loop thread, called by fuse_session_process_buf.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <fuse3/fuse_lowlevel.h>
@@ -69,6 +70,11 @@ void flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);
 // `ino`, if this mount took locks there. Never fails: problems are logged (ESTALE means the server
 // released them already).
 kj::Promise<void> releaseLocks(Filesystem& fs, uint64_t ino, uint64_t owner, bool flock);
+// The metadata server recalls lock delegation `gen` of `ino` (cache_watcher.h): commits the file's
+// writes and answers the locks held there, or nullopt when that generation is not held here.
+kj::Promise<std::optional<std::string>> recallLocks(Filesystem& fs, uint64_t ino, uint64_t gen);
+// Gives back the delegations whose inodes have no locks and saw no lock call for `idleFor`.
+kj::Promise<void> returnIdleDelegations(Filesystem& fs, kj::Duration idleFor);
 }  // namespace ops
 
 }  // namespace basalt::client

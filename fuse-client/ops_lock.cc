@@ -13,6 +13,14 @@
 //
 // Lost locks: if the session the locks were taken under expired (see lock_tracker.h), lock calls
 // on that file fail with ENOLCK until its last close, with a log line saying why.
+//
+// Lock delegation (lock_delegations.h, docs/client.md): when the server answers a lock call with a
+// delegation, this mount decides that inode's lock calls itself, with the same LockTable code, and
+// no RPC: while it holds the delegation and its lease is surely valid. A call that must wait gives
+// the delegation back first (the server queues waits and checks deadlocks across inodes and
+// mounts). Before the delegation goes back (recalled by the server, or returned) the file's writes
+// are committed, so whoever locks next on another mount sees them; a grant decided here drops no
+// caches (the previous holder was this mount), except the first one under a new delegation.
 #include <spdlog/fmt/fmt.h>
 #include <sys/file.h>
 
@@ -47,7 +55,7 @@ struct LockArgs {
 
 // A setLock request for `a` (its wait flag, and `waiter` to cancel a wait by).
 kj::Promise<capnp::Response<rpc::Session::SetLockResults>> sendSetLock(rpc::Session::Client& s, const LockArgs& a,
-                                                                        uint64_t waiter) {
+                                                                        uint64_t waiter, bool mayDelegate) {
   auto q = s.setLockRequest();
   q.setIno(a.ino);
   q.setOwner(a.owner);
@@ -58,6 +66,7 @@ kj::Promise<capnp::Response<rpc::Session::SetLockResults>> sendSetLock(rpc::Sess
   q.setPid(a.pid);
   q.setWait(a.wait);
   q.setWaiter(waiter);
+  q.setMayDelegate(mayDelegate);
   return q.send();
 }
 
@@ -96,14 +105,123 @@ bool failIfLost(Filesystem& fs, const Request& r, uint64_t ino) {
   return true;
 }
 
-void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
-  if (failIfLost(fs, *r, a.ino)) return;
+meta::LockRequest requestOf(const LockArgs& a) {
+  meta::LockRequest q;
+  q.owner = meta::LockOwner{0, a.owner, a.kind == rpc::LOCK_KIND_FLOCK ? meta::OwnerKind::kFlock : meta::OwnerKind::kPosix};
+  q.range = meta::ByteRange{a.start, a.end};
+  q.type = static_cast<meta::LockType>(a.type);
+  q.pid = a.pid;
+  return q;
+}
+
+// Whether this mount decides `ino`'s locks itself now (the delegations of an older session are
+// dropped first: the server released them with it).
+bool decidesHere(Filesystem& fs, uint64_t ino) {
+  fs.delegations.useSession(fs.meta.sessionId());
+  return fs.delegations.holds(ino) && !fs.delegations.handingOver(ino) && fs.meta.leaseFresh();
+}
+
+// Commits the file's writes, then takes delegation `gen` of `ino` out of the mount with its locks
+// (nullopt: not held). Calls on the inode wait from now until the caller's endHandover.
+kj::Promise<std::optional<std::string>> handOver(Filesystem& fs, uint64_t ino, uint64_t gen) {
+  if (fs.delegations.handingOver(ino)) {
+    return fs.delegations.whenSettled(ino).then([&fs, ino, gen]() { return handOver(fs, ino, gen); });
+  }
+  fs.delegations.beginHandover(ino);
+  if (fs.delegations.generationOf(ino) != gen) return fs.delegations.take(ino, gen);
+  return fs.io.flush(ino, fs.delegations.credOf(ino), kj::Own<Interruptible>())
+      .catch_([&fs, ino](kj::Exception&& e) {
+        fs.log->warn("inode {}: committing its writes before giving its lock delegation back: {}", ino,
+                     describeException(e));
+      })
+      .then([&fs, ino, gen]() { return fs.delegations.take(ino, gen); });
+}
+
+// Gives the delegation of `ino` back to the server on this mount's own initiative.
+kj::Promise<void> giveBack(Filesystem& fs, uint64_t ino, const char* why) {
+  uint64_t gen = fs.delegations.generationOf(ino);
+  if (gen == 0) return fs.delegations.whenSettled(ino);
+  fs.log->debug("inode {}: giving its lock delegation back ({})", ino, why);
+  auto ended = kj::defer([&fs, ino]() { fs.delegations.endHandover(ino); });
+  return handOver(fs, ino, gen)
+      .then([&fs, ino, gen](std::optional<std::string> state) -> kj::Promise<void> {
+        if (!state) return kj::READY_NOW;  // recalled meanwhile
+        std::string what = fmt::format("return of the lock delegation of inode {}", ino);
+        return fs.meta
+            .call<rpc::Session::ReturnLocksResults>(what, kj::Own<Interruptible>(),
+                                                    [ino, gen, state = kj::mv(*state)](rpc::Session::Client& s) {
+                                                      auto q = s.returnLocksRequest();
+                                                      q.setIno(ino);
+                                                      q.setDelegation(gen);
+                                                      q.setState(kj::arrayPtr(
+                                                          reinterpret_cast<const kj::byte*>(state.data()),
+                                                          state.size()));
+                                                      return q.send();
+                                                    })
+            .then(
+                [&fs, what](capnp::Response<rpc::Session::ReturnLocksResults>&& resp) {
+                  // ESTALE: the session expired; its locks went with it (LockTracker reports that).
+                  if (resp.getStatus().getCode() != 0) {
+                    fs.log->warn("{}: {}", what, resp.getStatus().getMessage().cStr());
+                  }
+                },
+                [&fs, what](kj::Exception&& e) { fs.log->warn("{}: {}", what, describeException(e)); });
+      })
+      .attach(kj::mv(ended));
+}
+
+kj::Promise<void> setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a);
+
+// Decides `a` under the delegation this mount holds for its inode. `fresh`: the delegation was
+// just taken, so the caches go as after any grant from the server.
+kj::Promise<void> decideHere(Filesystem& fs, kj::Own<Request> r, LockArgs a, bool fresh) {
+  auto out = fs.delegations.setLock(a.ino, requestOf(a), r->cred(), fs.loop.timer().now());
+  if (out.error == EAGAIN && a.wait) {
+    // Waiting is the server's business (fair queues, deadlock checks across inodes and mounts).
+    return giveBack(fs, a.ino, "a lock call must wait").then([&fs, r = kj::mv(r), a]() mutable {
+      return setLock(fs, kj::mv(r), a);
+    });
+  }
+  if (out.error != 0) {
+    fs.log->debug("{}: {} (decided here)", a.what(), strerror(out.error));
+    r->err(out.error);
+    return kj::READY_NOW;
+  }
+  if (a.type != rpc::LOCK_TYPE_UNLOCK) fs.locks.noteLocked(a.ino, fs.delegations.session());
+  if (!fresh || a.type == rpc::LOCK_TYPE_UNLOCK) {
+    r->err(0);
+    return kj::READY_NOW;
+  }
+  fs.io.fileChanged(a.ino);
+  return fs.invalidateCache(a.ino).then([r = kj::mv(r)]() { r->err(0); });
+}
+
+// The server answered a call about `ino` with delegation `gen`: true when the call is now to be
+// decided here (*fresh: the delegation is new), false when it must go to the server again.
+bool takeDelegation(Filesystem& fs, uint64_t ino, uint64_t gen, bool* fresh) {
+  fs.delegations.useSession(fs.meta.sessionId());
+  *fresh = fs.delegations.generationOf(ino) != gen;
+  if (fs.delegations.handingOver(ino)) return false;
+  if (!fs.delegations.adopt(ino, gen, fs.loop.timer().now())) return false;
+  if (*fresh) fs.log->debug("inode {}: this mount now decides its locks (delegation {:x})", ino, gen);
+  return true;
+}
+
+kj::Promise<void> setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
+  if (failIfLost(fs, *r, a.ino)) return kj::READY_NOW;
   if (a.wait && r->interrupted()) {
     r->err(EINTR);
-    return;
+    return kj::READY_NOW;
   }
+  if (fs.delegations.handingOver(a.ino)) {
+    return fs.delegations.whenSettled(a.ino).then([&fs, r = kj::mv(r), a]() mutable {
+      return setLock(fs, kj::mv(r), a);
+    });
+  }
+  if (decidesHere(fs, a.ino)) return decideHere(fs, kj::mv(r), a, false);
   uint64_t waiter = a.wait ? fs.locks.newWaiter() : 0;
-  auto send = [a, waiter](rpc::Session::Client& s) { return sendSetLock(s, a, waiter); };
+  bool mayDelegate = fs.opts.lockDelegation;
+  auto send = [a, waiter, mayDelegate](rpc::Session::Client& s) { return sendSetLock(s, a, waiter, mayDelegate); };
   using Response = capnp::Response<rpc::Session::SetLockResults>;
   // Commit this client's writes before anyone else can take the lock.
   kj::Promise<void> before = a.type == rpc::LOCK_TYPE_UNLOCK ? fs.io.flush(a.ino, r->cred(), kj::addRef(*r))
@@ -116,6 +234,13 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
                })
                .then([&fs, r = kj::addRef(*r), a](Response&& resp) mutable -> kj::Promise<void> {
                  auto st = resp.getStatus();
+                 if (st.getCode() == 0 && resp.getDelegation() != 0) {
+                   bool fresh = false;
+                   if (takeDelegation(fs, a.ino, resp.getDelegation(), &fresh)) {
+                     return decideHere(fs, kj::addRef(*r), a, fresh);
+                   }
+                   return setLock(fs, kj::addRef(*r), a);  // that delegation was recalled already: ask again
+                 }
                  if (st.getCode() == 0) {
                    if (a.type == rpc::LOCK_TYPE_UNLOCK) {
                      r->err(0);
@@ -130,7 +255,7 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
                      fs.track(*r, fs.meta
                                       .call<rpc::Session::SetLockResults>(
                                           undo.what(), kj::Own<Interruptible>(),
-                                          [undo](rpc::Session::Client& s) { return sendSetLock(s, undo, 0); })
+                                          [undo](rpc::Session::Client& s) { return sendSetLock(s, undo, 0, false); })
                                       .ignoreResult());
                      failIfLost(fs, *r, a.ino);
                      return kj::READY_NOW;
@@ -169,7 +294,108 @@ void setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
                       });
     p = p.attach(kj::mv(cancel));
   }
-  fs.track(*r, kj::mv(p));
+  return p;
+}
+
+}  // namespace
+
+kj::Promise<std::optional<std::string>> recallLocks(Filesystem& fs, uint64_t ino, uint64_t gen) {
+  fs.delegations.useSession(fs.meta.sessionId());
+  fs.log->debug("inode {}: the metadata server recalls its lock delegation {:x}", ino, gen);
+  auto ended = kj::defer([&fs, ino]() { fs.delegations.endHandover(ino); });
+  return handOver(fs, ino, gen).attach(kj::mv(ended));
+}
+
+kj::Promise<void> returnIdleDelegations(Filesystem& fs, kj::Duration idleFor) {
+  auto idle = fs.delegations.idleSince(fs.loop.timer().now() - idleFor);
+  auto all = kj::heapArrayBuilder<kj::Promise<void>>(idle.size());
+  for (uint64_t ino : idle) all.add(giveBack(fs, ino, "unused"));
+  return kj::joinPromises(all.finish());
+}
+
+namespace {
+
+void startSetLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
+  auto held = kj::addRef(*r);  // the request must outlive setLock, which may answer and drop `r`
+  fs.track(*held, setLock(fs, kj::mv(r), a));
+}
+
+// F_GETLK under a delegation held here.
+void getHere(Filesystem& fs, const Request& r, const LockArgs& a, struct flock out) {
+  std::optional<meta::HeldLock> conflict;
+  meta::LockRequest q = requestOf(a);
+  int err = fs.delegations.getLock(a.ino, q.owner, q.range, q.type, &conflict);
+  if (err != 0) {
+    r.err(err);
+    return;
+  }
+  if (!conflict) {
+    out.l_type = F_UNLCK;
+  } else {
+    out.l_type = conflict->type == meta::LockType::kWrite ? F_WRLCK : F_RDLCK;
+    out.l_whence = SEEK_SET;
+    out.l_start = static_cast<off_t>(conflict->range.start);
+    out.l_len = conflict->range.end == kToEof ? 0 : static_cast<off_t>(conflict->range.end - conflict->range.start + 1);
+    out.l_pid = static_cast<pid_t>(conflict->pid);
+  }
+  r.lock(out);
+}
+
+}  // namespace
+
+namespace {
+
+kj::Promise<void> getLock(Filesystem& fs, kj::Own<Request> r, LockArgs a, struct flock asked) {
+  if (failIfLost(fs, *r, a.ino)) return kj::READY_NOW;
+  if (fs.delegations.handingOver(a.ino)) {
+    return fs.delegations.whenSettled(a.ino).then([&fs, r = kj::mv(r), a, asked]() mutable {
+      return getLock(fs, kj::mv(r), a, asked);
+    });
+  }
+  if (decidesHere(fs, a.ino)) {
+    getHere(fs, *r, a, asked);
+    return kj::READY_NOW;
+  }
+  return fs.meta
+      .call<rpc::Session::GetLockResults>(fmt::format("getlk {}", a.what()), kj::addRef(*r),
+                                          [a](rpc::Session::Client& s) {
+                                            auto q = s.getLockRequest();
+                                            q.setIno(a.ino);
+                                            q.setOwner(a.owner);
+                                            q.setKind(a.kind);
+                                            q.setType(a.type);
+                                            q.setStart(a.start);
+                                            q.setEnd(a.end);
+                                            return q.send();
+                                          })
+      .then([&fs, r = kj::mv(r), a, asked](capnp::Response<rpc::Session::GetLockResults>&& resp) mutable
+            -> kj::Promise<void> {
+        if (resp.getStatus().getCode() == ESTALE) {
+          fs.log->warn("getlk fails with ENOLCK: {}", resp.getStatus().getMessage().cStr());
+          r->err(ENOLCK);
+          return kj::READY_NOW;
+        }
+        if (fs.replyIfError(*r, resp.getStatus())) return kj::READY_NOW;
+        if (resp.getDelegation() != 0) {
+          // This mount holds the delegation (the answer raced with its grant): decide here.
+          bool fresh = false;
+          if (!takeDelegation(fs, a.ino, resp.getDelegation(), &fresh)) return getLock(fs, kj::mv(r), a, asked);
+          getHere(fs, *r, a, asked);
+          return kj::READY_NOW;
+        }
+        struct flock out = asked;
+        if (!resp.getConflict()) {
+          out.l_type = F_UNLCK;
+        } else {
+          out.l_type = resp.getType() == rpc::LOCK_TYPE_WRITE ? F_WRLCK : F_RDLCK;
+          out.l_whence = SEEK_SET;
+          out.l_start = static_cast<off_t>(resp.getStart());
+          out.l_len = resp.getEnd() == kToEof ? 0 : static_cast<off_t>(resp.getEnd() - resp.getStart() + 1);
+          out.l_pid = static_cast<pid_t>(resp.getPid());
+        }
+        r->lock(out);
+        return kj::READY_NOW;
+      });
 }
 
 }  // namespace
@@ -184,40 +410,8 @@ void getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* loc
     r->err(EINVAL);
     return;
   }
-  if (failIfLost(fs, *r, ino)) return;
-  struct flock asked = *lock;
-  auto p = fs.meta
-               .call<rpc::Session::GetLockResults>(fmt::format("getlk {}", a.what()), kj::addRef(*r),
-                                                   [a](rpc::Session::Client& s) {
-                                                     auto q = s.getLockRequest();
-                                                     q.setIno(a.ino);
-                                                     q.setOwner(a.owner);
-                                                     q.setKind(a.kind);
-                                                     q.setType(a.type);
-                                                     q.setStart(a.start);
-                                                     q.setEnd(a.end);
-                                                     return q.send();
-                                                   })
-               .then([&fs, r = kj::addRef(*r), asked](capnp::Response<rpc::Session::GetLockResults>&& resp) {
-                 if (resp.getStatus().getCode() == ESTALE) {
-                   fs.log->warn("getlk fails with ENOLCK: {}", resp.getStatus().getMessage().cStr());
-                   r->err(ENOLCK);
-                   return;
-                 }
-                 if (fs.replyIfError(*r, resp.getStatus())) return;
-                 struct flock out = asked;
-                 if (!resp.getConflict()) {
-                   out.l_type = F_UNLCK;
-                 } else {
-                   out.l_type = resp.getType() == rpc::LOCK_TYPE_WRITE ? F_WRLCK : F_RDLCK;
-                   out.l_whence = SEEK_SET;
-                   out.l_start = static_cast<off_t>(resp.getStart());
-                   out.l_len = resp.getEnd() == kToEof ? 0 : static_cast<off_t>(resp.getEnd() - resp.getStart() + 1);
-                   out.l_pid = static_cast<pid_t>(resp.getPid());
-                 }
-                 r->lock(out);
-               });
-  fs.track(*r, kj::mv(p));
+  auto held = kj::addRef(*r);  // the request must outlive getLock, which may answer and drop `r`
+  fs.track(*held, getLock(fs, kj::mv(r), a, *lock));
 }
 
 void setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep) {
@@ -233,7 +427,7 @@ void setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* loc
     return;
   }
   if (a.type == rpc::LOCK_TYPE_UNLOCK) a.wait = false;
-  setLock(fs, kj::mv(r), a);
+  startSetLock(fs, kj::mv(r), a);
 }
 
 void flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) {
@@ -251,11 +445,20 @@ void flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) {
     case LOCK_UN: a.type = rpc::LOCK_TYPE_UNLOCK; a.wait = false; break;
     default: r->err(EINVAL); return;
   }
-  setLock(fs, kj::mv(r), a);
+  startSetLock(fs, kj::mv(r), a);
 }
 
 kj::Promise<void> releaseLocks(Filesystem& fs, uint64_t ino, uint64_t owner, bool flock) {
   if (!fs.locks.mayHold(ino)) return kj::READY_NOW;
+  if (fs.delegations.handingOver(ino)) {
+    return fs.delegations.whenSettled(ino).then([&fs, ino, owner, flock]() { return releaseLocks(fs, ino, owner, flock); });
+  }
+  meta::LockOwner local{0, owner, flock ? meta::OwnerKind::kFlock : meta::OwnerKind::kPosix};
+  fs.delegations.useSession(fs.meta.sessionId());
+  if (fs.delegations.holds(ino)) {
+    fs.delegations.releaseOwner(ino, local);  // releasing never conflicts: no lease needed
+    return kj::READY_NOW;
+  }
   uint8_t kind = flock ? rpc::LOCK_KIND_FLOCK : rpc::LOCK_KIND_POSIX;
   std::string what = fmt::format("release of {} locks of owner {:x} on inode {}", kindName(kind), owner, ino);
   return fs.meta
@@ -268,11 +471,19 @@ kj::Promise<void> releaseLocks(Filesystem& fs, uint64_t ino, uint64_t owner, boo
                                                  return q.send();
                                                })
       .then(
-          [&fs, what](capnp::Response<rpc::Session::ReleaseLocksResults>&& resp) {
+          [&fs, what, ino, owner, flock, local](capnp::Response<rpc::Session::ReleaseLocksResults>&& resp)
+              -> kj::Promise<void> {
             // ESTALE: the session expired and the server released them already.
             if (resp.getStatus().getCode() != 0) {
               fs.log->warn("{}: {}", what, resp.getStatus().getMessage().cStr());
+              return kj::READY_NOW;
             }
+            if (resp.getDelegation() != 0) {
+              bool fresh = false;
+              if (!takeDelegation(fs, ino, resp.getDelegation(), &fresh)) return releaseLocks(fs, ino, owner, flock);
+              fs.delegations.releaseOwner(ino, local);
+            }
+            return kj::READY_NOW;
           },
           [&fs, what](kj::Exception&& e) { fs.log->warn("{}: {}", what, describeException(e)); });
 }

@@ -111,6 +111,12 @@ void CacheWatchers::changed(uint64_t origin, const CacheChanges& changes) {
   }
 }
 
+kj::Maybe<rpc::CacheWatcher::Client> CacheWatchers::clientOf(uint64_t session) {
+  auto it = watchers_.find(session);
+  if (it == watchers_.end()) return nullptr;
+  return it->second.client;
+}
+
 void CacheWatchers::flush(uint64_t session) {
   auto it = watchers_.find(session);
   if (it == watchers_.end()) return;

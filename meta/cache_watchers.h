@@ -39,6 +39,8 @@ class CacheWatchers {
 
   void watch(uint64_t session, rpc::CacheWatcher::Client watcher);
   void forget(uint64_t session);
+  // The session's watcher (also the mount's callback object for lock recalls), if it gave one.
+  kj::Maybe<rpc::CacheWatcher::Client> clientOf(uint64_t session);
   // Queues `changes` for every watcher except `origin`'s.
   void changed(uint64_t origin, const CacheChanges& changes);
   size_t watching() const { return watchers_.size(); }

@@ -132,6 +132,7 @@ FsckReport fsck(const Store& store) {
   ownedBy(Table::kXattrs, "xattr");
   ownedBy(Table::kChunks, "chunk-map entry");
   ownedBy(Table::kLocks, "lock record");
+  ownedBy(Table::kDelegations, "lock delegation");
   return r;
 }
 

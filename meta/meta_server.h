@@ -69,6 +69,9 @@ class MetaServer {
   kj::Promise<Result<SessionGrant>> openSession(std::string clientName, uint64_t resume);
   // Where `session` hears of other sessions' changes from now on (cache_watchers.h).
   Status watch(uint64_t session, rpc::CacheWatcher::Client watcher);
+  // The watcher `session` gave, if any (lock recalls go through it).
+  kj::Maybe<rpc::CacheWatcher::Client> watcherOf(uint64_t session) { return watchers_.clientOf(session); }
+  kj::Timer& timer() { return loop_.timer(); }
   // Renews the lease; `openInodes` replaces the inodes this session declares open (see above).
   Result<uint32_t> renew(uint64_t session, const std::vector<uint64_t>& openInodes);
   // ESTALE when the session is unknown or expired; also counts as activity (extends the lease).

@@ -321,9 +321,13 @@ kj::Promise<void> SessionImpl::setLock(SetLockContext context) {
   req.wait = p.getWait();
   // A blocked call whose client goes away is dropped, which cancels its waiter.
   if (req.wait) context.allowCancellation();
-  return server_.locks().setLock(id_, p.getIno(), req, p.getWaiter()).then([context](Status st) mutable {
-    st.toWire(context.getResults().initStatus());
-  });
+  return server_.locks()
+      .setLock(id_, p.getIno(), req, p.getWaiter(), p.getMayDelegate())
+      .then([context](LockAnswer a) mutable {
+        auto r = context.getResults();
+        a.status.toWire(r.initStatus());
+        r.setDelegation(a.delegation);
+      });
 }
 
 kj::Promise<void> SessionImpl::getLock(GetLockContext context) {
@@ -336,17 +340,20 @@ kj::Promise<void> SessionImpl::getLock(GetLockContext context) {
     badLockArgs().toWire(r.initStatus());
     return kj::READY_NOW;
   }
-  std::optional<HeldLock> conflict;
-  Status st = server_.locks().getLock(id_, p.getIno(), owner, ByteRange{p.getStart(), p.getEnd()}, type, &conflict);
-  st.toWire(r.initStatus());
-  if (st.isOk() && conflict) {
-    r.setConflict(true);
-    r.setType(static_cast<uint8_t>(conflict->type));
-    r.setStart(conflict->range.start);
-    r.setEnd(conflict->range.end);
-    r.setPid(conflict->pid);
-  }
-  return kj::READY_NOW;
+  return server_.locks()
+      .getLock(id_, p.getIno(), owner, ByteRange{p.getStart(), p.getEnd()}, type)
+      .then([context](LockAnswer a) mutable {
+        auto r = context.getResults();
+        a.status.toWire(r.initStatus());
+        r.setDelegation(a.delegation);
+        if (a.status.isOk() && a.conflict) {
+          r.setConflict(true);
+          r.setType(static_cast<uint8_t>(a.conflict->type));
+          r.setStart(a.conflict->range.start);
+          r.setEnd(a.conflict->range.end);
+          r.setPid(a.conflict->pid);
+        }
+      });
 }
 
 kj::Promise<void> SessionImpl::cancelLock(CancelLockContext context) {
@@ -361,9 +368,20 @@ kj::Promise<void> SessionImpl::releaseLocks(ReleaseLocksContext context) {
     badLockArgs().toWire(context.getResults().initStatus());
     return kj::READY_NOW;
   }
-  return server_.locks().releaseOwner(id_, p.getIno(), owner).then([context](Status st) mutable {
-    st.toWire(context.getResults().initStatus());
+  return server_.locks().releaseOwner(id_, p.getIno(), owner).then([context](LockAnswer a) mutable {
+    auto r = context.getResults();
+    a.status.toWire(r.initStatus());
+    r.setDelegation(a.delegation);
   });
+}
+
+kj::Promise<void> SessionImpl::returnLocks(ReturnLocksContext context) {
+  auto p = context.getParams();
+  auto state = p.getState();
+  return server_.locks()
+      .returnDelegation(id_, p.getIno(), p.getDelegation(),
+                        std::string(reinterpret_cast<const char*>(state.begin()), state.size()))
+      .then([context](Status st) mutable { st.toWire(context.getResults().initStatus()); });
 }
 
 kj::Promise<void> SessionImpl::watch(WatchContext context) {

@@ -54,6 +54,7 @@ class SessionImpl final : public rpc::Session::Server {
   kj::Promise<void> cancelLock(CancelLockContext context) override;
   kj::Promise<void> releaseLocks(ReleaseLocksContext context) override;
   kj::Promise<void> watch(WatchContext context) override;
+  kj::Promise<void> returnLocks(ReturnLocksContext context) override;
 
  private:
   MetaServer& server_;

@@ -15,7 +15,7 @@ namespace {
 
 const char* const kTableNames[] = {"meta",    "inodes",  "dirents", "cookies",  "xattrs", "symlinks",
                                    "chunks",  "garbage", "orphans", "sessions", "dedup",
-                                   "chunk_owners", "servers", "locks"};
+                                   "chunk_owners", "servers", "locks", "lock_delegations"};
 static_assert(sizeof(kTableNames) / sizeof(kTableNames[0]) == static_cast<size_t>(Table::kCount));
 
 constexpr size_t kMapSize = 64ull << 30;  // address space only; the file is sparse

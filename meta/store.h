@@ -36,6 +36,7 @@ enum class Table {
   kChunkOwners, // BE64(chunk id) -> BE64(ino) ‖ BE32(index): which file a chunk belongs to
   kServers,     // BE32(server id) -> address ‖ '\0' ‖ zone [‖ '\0' ‖ "draining"]: every chunk server ever registered
   kLocks,       // BE64(ino) -> the inode's held locks (LockTable::encodeInode)
+  kDelegations, // BE64(ino) -> BE64(session) ‖ BE64(generation): the session deciding the inode's locks
   kCount
 };
 

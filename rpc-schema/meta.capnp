@@ -192,10 +192,14 @@ struct Command {
 
   # Server-internal: the held byte-range and flock locks of inode `ino` are now `state` (the
   # leader's LockTable::encodeInode, format in docs/formats.md); an empty state deletes the record.
-  # Idempotent: applying it again stores the same bytes.
+  # `delegate` is the session that now decides the inode's locks itself (a lock delegation,
+  # docs/meta.md "Lock delegation"), with generation `delegation`; 0 = none. A delegated inode's
+  # server-side state is empty. Idempotent: applying it again stores the same bytes.
   struct SetLocks {
     ino @0 :UInt64;
     state @1 :Data;
+    delegate @2 :UInt64;
+    delegation @3 :UInt64;
   }
 }
 
@@ -317,22 +321,38 @@ interface Session {
   # (cancelLock of `waiter`, a client-chosen id unique within the session), ESTALE (the session's
   # lease expired meanwhile). Lock state is durable before any answer. ESTALE also answers calls of
   # an expired session: its locks were released.
+  #
+  # Lock delegation (docs/meta.md): with `mayDelegate`, the server may answer a setLock with
+  # `delegation` != 0 instead of deciding: this session now holds the inode's lock delegation of
+  # that generation and must decide the request itself, as it decides every later lock call on the
+  # inode, until the delegation is recalled (CacheWatcher.recallLocks) or returned (returnLocks).
+  # getLock and releaseLocks answer `delegation` != 0 the same way when the caller holds it. A
+  # client that does not know the generation (it answered a recall of it before this answer came)
+  # sends the call again.
   setLock @13 (ino :UInt64, owner :UInt64, kind :UInt8, type :UInt8, start :UInt64, end :UInt64,
-               pid :UInt32, wait :Bool, waiter :UInt64) -> (status :Status);
+               pid :UInt32, wait :Bool, waiter :UInt64, mayDelegate :Bool)
+      -> (status :Status, delegation :UInt64);
   # F_GETLK: the conflicting held lock with the lowest start, if any (conflict false: none).
   getLock @14 (ino :UInt64, owner :UInt64, kind :UInt8, type :UInt8, start :UInt64, end :UInt64)
-      -> (status :Status, conflict :Bool, type :UInt8, start :UInt64, end :UInt64, pid :UInt32);
+      -> (status :Status, conflict :Bool, type :UInt8, start :UInt64, end :UInt64, pid :UInt32,
+          delegation :UInt64);
   # Ends the blocked setLock of `waiter`: it answers EINTR (unless it was granted already). Unknown
   # waiters are not an error.
   cancelLock @15 (waiter :UInt64) -> (status :Status);
   # Drops every lock the owner holds on `ino` (close(2) for POSIX owners; the last close of an open
   # file description for OFD and flock owners).
-  releaseLocks @16 (ino :UInt64, owner :UInt64, kind :UInt8) -> (status :Status);
+  releaseLocks @16 (ino :UInt64, owner :UInt64, kind :UInt8) -> (status :Status, delegation :UInt64);
 
   # From now on, this session hears of other sessions' changes through `watcher` (replacing any
   # earlier one). Changes made while a session had no working watcher are not replayed: a mount
   # registers again after every reconnect and then drops all its caches.
   watch @17 (watcher :CacheWatcher) -> (status :Status);
+
+  # Gives the lock delegation of `ino`, generation `delegation`, back: `state` is every lock this
+  # session holds there (LockTable::encodeInode; every owner must be this session). Durable before
+  # the answer. ESTALE when the server does not know this delegation (the session expired, or it
+  # was recalled already).
+  returnLocks @18 (ino :UInt64, delegation :UInt64, state :Data) -> (status :Status);
 }
 
 # Lock kinds and types of Session.setLock/getLock/releaseLocks.
@@ -343,12 +363,18 @@ const lockTypeUnlock :UInt8 = 0;
 const lockTypeRead :UInt8 = 1;
 const lockTypeWrite :UInt8 = 2;
 
-# Metadata server -> mount: what other sessions changed, after it is durable, so the mount drops it
-# from its caches (the kernel's attribute, name and page caches) and may keep them for long.
-# `inodes`: attributes changed; `data`: the file's contents or size changed too (drop cached
-# pages); `entries`: names created, removed or renamed (negative entries included).
+# Metadata server -> mount, the mount's callback object: what other sessions changed, after it is
+# durable, so the mount drops it from its caches (the kernel's attribute, name and page caches) and
+# may keep them for long. `inodes`: attributes changed; `data`: the file's contents or size changed
+# too (drop cached pages); `entries`: names created, removed or renamed (negative entries included).
 interface CacheWatcher {
   invalidate @0 (inodes :List(UInt64), data :List(UInt64), entries :List(EntryName)) -> ();
+  # Another session needs the locks of `ino`: give back the delegation of generation `delegation`.
+  # The mount commits its writes to the file first (whoever locks next must see them), then answers
+  # with every lock it holds there (`held`), and stops deciding that inode's locks. held = false: the
+  # mount does not hold that generation (it returned it already, or has not heard of it yet; it
+  # will then not take it).
+  recallLocks @1 (ino :UInt64, delegation :UInt64) -> (held :Bool, state :Data);
 }
 
 struct EntryName {

@@ -23,6 +23,7 @@ Status applyReclaim(CommandContext& c) {
   for (auto& k : xattrs) c.txn.del(Table::kXattrs, k);
   c.txn.del(Table::kSymlinks, inoKey(ino));
   c.txn.del(Table::kLocks, inoKey(ino));
+  c.txn.del(Table::kDelegations, inoKey(ino));
   c.txn.del(Table::kInodes, inoKey(ino));
   c.txn.del(Table::kOrphans, inoKey(ino));
   c.effects.reclaimed.push_back(ino);

@@ -76,6 +76,30 @@ size_t LockManager::restore(const Txn& txn, const std::set<uint64_t>& liveSessio
     }
     return true;
   });
+  nextGen_ = (server_.store().boots() << 32) + 1;  // generations never repeat across restarts
+  std::vector<InodeId> orphaned;
+  txn.scan(Table::kDelegations, "", [&](std::string_view k, std::string_view v) {
+    InodeId ino = readBe64(k);
+    if (v.size() != 16) {
+      log_->warn("lock delegation of inode {}: stored record of {} bytes is unreadable; dropped", ino, v.size());
+      orphaned.push_back(ino);
+      return true;
+    }
+    uint64_t session = readBe64(v, 0), gen = readBe64(v, 8);
+    nextGen_ = std::max(nextGen_, gen + 1);
+    if (!liveSessions.count(session)) {
+      log_->info("session {:x} is gone: its lock delegation of inode {} ends", session, ino);
+      orphaned.push_back(ino);
+      return true;
+    }
+    Delegation d;
+    d.session = session;
+    d.gen = gen;
+    delegations_.emplace(ino, kj::mv(d));
+    ++delegationsOf_[session];
+    return true;
+  });
+  for (InodeId ino : orphaned) tasks_.add(commitInode(ino, 0, 0).ignoreResult());
   std::set<uint64_t> gone;
   for (InodeId ino : table_.inodesWithLocks()) {
     for (const HeldLock& l : table_.locksOf(ino)) {
@@ -125,25 +149,33 @@ kj::Promise<Status> LockManager::persist(Answers a) {
     for (auto& [f, st] : a.later) f->fulfill(kj::mv(st));
     return Status::ok();
   }
-  auto commits = kj::heapArrayBuilder<kj::Promise<Applied>>(a.inodes.size());
-  for (InodeId ino : a.inodes) {
-    std::string state = table_.locksOf(ino).empty() ? std::string() : table_.encodeInode(ino);
-    commits.add(server_.submitInternal([ino, state = kj::mv(state)](rpc::Command::Builder c) {
-      auto sl = c.initSetLocks();
-      sl.setIno(ino);
-      sl.setState(kj::arrayPtr(reinterpret_cast<const kj::byte*>(state.data()), state.size()));
-    }));
-  }
+  auto commits = kj::heapArrayBuilder<kj::Promise<Status>>(a.inodes.size());
+  for (InodeId ino : a.inodes) commits.add(commitInode(ino, 0, 0));
   return kj::joinPromises(commits.finish())
-      .then([this, later = kj::mv(a.later)](kj::Array<Applied> applied) mutable {
+      .then([later = kj::mv(a.later)](kj::Array<Status> statuses) mutable {
         Status result;
-        for (auto& ap : applied) {
-          Status st = Status::fromWire(ap.reply().getStatus());
+        for (auto& st : statuses) {
           if (!st.isOk() && result.isOk()) result = st;
         }
-        if (!result.isOk()) log_->error("committing lock state failed: {}", result.toString());
         for (auto& [f, st] : later) f->fulfill(result.isOk() ? kj::mv(st) : Status(result));
         return result;
+      });
+}
+
+kj::Promise<Status> LockManager::commitInode(InodeId ino, uint64_t delegate, uint64_t gen) {
+  std::string state = table_.locksOf(ino).empty() ? std::string() : table_.encodeInode(ino);
+  return server_
+      .submitInternal([ino, delegate, gen, state = kj::mv(state)](rpc::Command::Builder c) {
+        auto sl = c.initSetLocks();
+        sl.setIno(ino);
+        sl.setState(kj::arrayPtr(reinterpret_cast<const kj::byte*>(state.data()), state.size()));
+        sl.setDelegate(delegate);
+        sl.setDelegation(gen);
+      })
+      .then([this, ino](Applied applied) {
+        Status st = Status::fromWire(applied.reply().getStatus());
+        if (!st.isOk()) log_->error("committing the lock state of inode {} failed: {}", ino, st.toString());
+        return st;
       });
 }
 
@@ -166,16 +198,26 @@ void LockManager::abandoned(WaiterId id, uint64_t call) {
   tasks_.add(persist(kj::mv(a)).ignoreResult());
 }
 
-kj::Promise<Status> LockManager::setLock(uint64_t session, InodeId ino, LockRequest req, uint64_t clientWaiter) {
+kj::Promise<LockAnswer> LockManager::setLock(uint64_t session, InodeId ino, LockRequest req, uint64_t clientWaiter,
+                                              bool mayDelegate) {
   Status st = checkSession(session);
-  if (!st.isOk()) return st;
+  if (!st.isOk()) return LockAnswer{st};
+  auto d = delegations_.find(ino);
+  if (d != delegations_.end()) {
+    if (d->second.session == session && !d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
+    return recall(ino).then([this, session, ino, req, clientWaiter, mayDelegate]() {
+      return setLock(session, ino, req, clientWaiter, mayDelegate);
+    });
+  }
   req.owner.session = session;
   if (req.type != LockType::kUnlock && !server_.store().beginRead().exists(Table::kInodes, inoKey(ino))) {
     // SetLocks would refuse it: never let the table get ahead of the store.
-    return Status::error(ENOENT, "lock on inode " + std::to_string(ino) + ", which does not exist");
+    return LockAnswer{Status::error(ENOENT, "lock on inode " + std::to_string(ino) + ", which does not exist")};
   }
   log_->debug("session {:x}: {} {} lock on inode {} [{}, {}] owner {:x}{}", session, kindName(req.owner.kind),
               typeName(req.type), ino, req.range.start, req.range.end, req.owner.id, req.wait ? " (wait)" : "");
+  if (mayDelegate && mayGrant(session, ino, req)) return grant(session, ino);
+  auto answer = [](kj::Promise<Status> p) { return p.then([](Status st) { return LockAnswer{st}; }); };
   if (req.wait) {
     auto known = byClient_.find({session, clientWaiter});
     if (known != byClient_.end()) {
@@ -185,7 +227,7 @@ kj::Promise<Status> LockManager::setLock(uint64_t session, InodeId ino, LockRequ
       p.fulfiller->fulfill(Status::error(EINTR, "superseded by a retry"));
       p.fulfiller = kj::mv(paf.fulfiller);
       p.call = nextCall_++;
-      return parkedPromise(known->second, p.call, kj::mv(paf.promise));
+      return answer(parkedPromise(known->second, p.call, kj::mv(paf.promise)));
     }
   }
   WaiterId id = nextWaiter_++;
@@ -202,21 +244,27 @@ kj::Promise<Status> LockManager::setLock(uint64_t session, InodeId ino, LockRequ
     parked_[id] = Parked{session, clientWaiter, ino, call, kj::mv(paf.fulfiller)};
     byClient_[{session, clientWaiter}] = id;
     tasks_.add(persist(kj::mv(a)).ignoreResult());
-    return parkedPromise(id, call, kj::mv(paf.promise));
+    return answer(parkedPromise(id, call, kj::mv(paf.promise)));
   }
   Status result = outcomeStatus(out.error, ino, req);
-  return persist(kj::mv(a)).then([result](Status committed) { return committed.isOk() ? result : committed; });
+  return answer(persist(kj::mv(a)).then([result](Status committed) { return committed.isOk() ? result : committed; }));
 }
 
-Status LockManager::getLock(uint64_t session, InodeId ino, const LockOwner& owner, ByteRange range, LockType type,
-                            std::optional<HeldLock>* conflict) {
+kj::Promise<LockAnswer> LockManager::getLock(uint64_t session, InodeId ino, LockOwner owner, ByteRange range,
+                                             LockType type) {
   Status st = checkSession(session);
-  if (!st.isOk()) return st;
-  LockOwner o = owner;
-  o.session = session;
-  int err = table_.getLock(ino, o, range, type, conflict);
-  if (err != 0) return Status::error(err, "F_GETLK on inode " + std::to_string(ino) + ": " + strerror(err));
-  return Status::ok();
+  if (!st.isOk()) return LockAnswer{st};
+  auto d = delegations_.find(ino);
+  if (d != delegations_.end()) {
+    if (d->second.session == session && !d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
+    return recall(ino).then(
+        [this, session, ino, owner, range, type]() { return getLock(session, ino, owner, range, type); });
+  }
+  owner.session = session;
+  LockAnswer a;
+  int err = table_.getLock(ino, owner, range, type, &a.conflict);
+  if (err != 0) a.status = Status::error(err, "F_GETLK on inode " + std::to_string(ino) + ": " + strerror(err));
+  return a;
 }
 
 Status LockManager::cancel(uint64_t session, uint64_t clientWaiter) {
@@ -236,9 +284,16 @@ Status LockManager::cancel(uint64_t session, uint64_t clientWaiter) {
   return Status::ok();
 }
 
-kj::Promise<Status> LockManager::releaseOwner(uint64_t session, InodeId ino, LockOwner owner) {
+kj::Promise<LockAnswer> LockManager::releaseOwner(uint64_t session, InodeId ino, LockOwner owner) {
   Status st = checkSession(session);
-  if (!st.isOk()) return st;
+  if (!st.isOk()) return LockAnswer{st};
+  auto d = delegations_.find(ino);
+  if (d != delegations_.end()) {
+    // Another session's delegation: this one holds nothing there.
+    if (d->second.session != session) return LockAnswer{Status::ok()};
+    if (!d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
+    return recall(ino).then([this, session, ino, owner]() { return releaseOwner(session, ino, owner); });
+  }
   owner.session = session;
   std::string before = table_.encodeInode(ino);
   Answers a;
@@ -248,22 +303,39 @@ kj::Promise<Status> LockManager::releaseOwner(uint64_t session, InodeId ino, Loc
     log_->debug("session {:x}: {} owner {:x} released its locks on inode {}", session, kindName(owner.kind), owner.id,
                 ino);
   }
-  return persist(kj::mv(a));
+  return persist(kj::mv(a)).then([](Status st) { return LockAnswer{st}; });
 }
 
 kj::Promise<void> LockManager::releaseSession(uint64_t session) {
+  std::vector<InodeId> delegated;
+  for (auto& [ino, d] : delegations_) {
+    if (d.session == session) delegated.push_back(ino);
+  }
+  auto ends = kj::heapArrayBuilder<kj::Promise<Status>>(delegated.size());
+  for (InodeId ino : delegated) ends.add(endDelegation(ino, std::string(), false));
+  if (!delegated.empty()) {
+    log_->info("session {:x}: its lock delegations of {} inodes ended with it", session, delegated.size());
+  }
+  kj::Promise<void> ended = kj::joinPromises(ends.finish()).ignoreResult();
   std::vector<InodeId> inodes = table_.inodesOfSession(session);
-  if (inodes.empty()) return kj::READY_NOW;
+  if (inodes.empty()) return ended;
   Answers a;
   Wakeups w = table_.releaseSession(session);
   settle(w, ESTALE, "session expired; its locks were released", &a);
   a.inodes.insert(inodes.begin(), inodes.end());
   log_->info("session {:x}: released its locks on {} inodes; {} waiters of other sessions granted", session,
              inodes.size(), w.granted.size());
-  return persist(kj::mv(a)).ignoreResult();
+  return persist(kj::mv(a)).ignoreResult().then([ended = kj::mv(ended)]() mutable { return kj::mv(ended); });
 }
 
 void LockManager::releaseInode(InodeId ino) {
+  auto d = delegations_.find(ino);
+  if (d != delegations_.end()) {
+    // The Reclaim deleted the stored delegation with the inode; calls waiting for it go on (ENOENT).
+    if (--delegationsOf_[d->second.session] == 0) delegationsOf_.erase(d->second.session);
+    if (d->second.end.get() != nullptr) d->second.end->fulfill();
+    delegations_.erase(d);
+  }
   Answers a;
   settle(table_.releaseInode(ino), ENOENT, "the file was removed", &a);
   tasks_.add(persist(kj::mv(a)).ignoreResult());

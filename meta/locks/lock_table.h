@@ -98,6 +98,8 @@ class LockTable {
   // touch; the caller persists those inodes afterwards).
   std::vector<InodeId> inodesOfSession(uint64_t session) const;
   bool hasWaiter(WaiterId id) const { return waiters_.count(id) != 0; }
+  // Whether `ino` has any held lock or waiter.
+  bool inUse(InodeId ino) const { return inodes_.count(ino) != 0; }
   size_t waiterCount() const { return waiters_.size(); }
 
   // Serialisation of one inode's held locks (format in lock_codec.cc). Deterministic: equal states

@@ -79,12 +79,12 @@ struct Server {
     return g->id;
   }
   int set(uint64_t session, LockRequest r, uint64_t waiter = 0) {
-    return locks().setLock(session, ino, r, waiter).wait(loop.waitScope()).code();
+    return locks().setLock(session, ino, r, waiter).wait(loop.waitScope()).status.code();
   }
   Pending start(uint64_t session, LockRequest r, uint64_t waiter) {
     Pending p;
     auto slot = p.result;
-    p.promise = locks().setLock(session, ino, r, waiter).then([slot](Status st) { *slot = st; }).eagerlyEvaluate(nullptr);
+    p.promise = locks().setLock(session, ino, r, waiter).then([slot](LockAnswer a) { *slot = a.status; }).eagerlyEvaluate(nullptr);
     loop.waitScope().poll();
     return p;
   }
@@ -114,9 +114,10 @@ TEST_CASE("locks of different sessions conflict; a grant is durable when it is a
   // The same lock_owner number in another session is another owner.
   CHECK(s.set(b, req(1, LockType::kRead, 50, 60)) == EAGAIN);
   CHECK(s.set(b, req(1, LockType::kRead, 100, 200)) == 0);
-  std::optional<HeldLock> conflict;
-  REQUIRE(s.locks().getLock(b, s.ino, LockOwner{0, 1, OwnerKind::kPosix}, ByteRange{0, 10}, LockType::kRead, &conflict)
-              .isOk());
+  LockAnswer got =
+      s.locks().getLock(b, s.ino, LockOwner{0, 1, OwnerKind::kPosix}, ByteRange{0, 10}, LockType::kRead).wait(s.loop.waitScope());
+  REQUIRE(got.status.isOk());
+  std::optional<HeldLock> conflict = got.conflict;
   REQUIRE(conflict);
   CHECK(conflict->range == ByteRange{0, 99});
   CHECK(conflict->type == LockType::kWrite);
@@ -157,9 +158,9 @@ TEST_CASE("releasing an owner (close) wakes the waiter; cancel answers EINTR and
   CHECK(wc.code() == 0);
   CHECK(s.locks().cancel(b, 1).isOk());  // unknown by now: not an error
   auto wb2 = s.start(b, req(2, LockType::kWrite, 0, ByteRange::kToEof, true), 2);
-  REQUIRE(s.locks().releaseOwner(a, s.ino, LockOwner{0, 1, OwnerKind::kPosix}).wait(s.loop.waitScope()).isOk());
+  REQUIRE(s.locks().releaseOwner(a, s.ino, LockOwner{0, 1, OwnerKind::kPosix}).wait(s.loop.waitScope()).status.isOk());
   CHECK(!wb2.done());  // c still reads
-  REQUIRE(s.locks().releaseOwner(c, s.ino, LockOwner{0, 3, OwnerKind::kPosix}).wait(s.loop.waitScope()).isOk());
+  REQUIRE(s.locks().releaseOwner(c, s.ino, LockOwner{0, 3, OwnerKind::kPosix}).wait(s.loop.waitScope()).status.isOk());
   REQUIRE(waitUntil(s.loop, [&] { return wb2.done(); }));
   CHECK(wb2.code() == 0);
   CHECK(s.locks().table().checkInvariants() == "");
@@ -186,7 +187,7 @@ TEST_CASE("flock locks live apart from record locks and exclude each other acros
   CHECK(s.set(b, req(20, LockType::kWrite)) == 0);  // a POSIX lock does not meet flock
   auto w = s.start(b, req(20, LockType::kWrite, 0, ByteRange::kToEof, true, OwnerKind::kFlock), 3);
   CHECK(!w.done());
-  REQUIRE(s.locks().releaseOwner(a, s.ino, LockOwner{0, 10, OwnerKind::kFlock}).wait(s.loop.waitScope()).isOk());
+  REQUIRE(s.locks().releaseOwner(a, s.ino, LockOwner{0, 10, OwnerKind::kFlock}).wait(s.loop.waitScope()).status.isOk());
   REQUIRE(waitUntil(s.loop, [&] { return w.done(); }));
   CHECK(w.code() == 0);
 }
@@ -266,9 +267,9 @@ TEST_CASE("restored locks of a session that closed before the restart are releas
 TEST_CASE("a lock on an inode that does not exist fails and leaves no trace") {
   Server s;
   uint64_t a = s.session("a");
-  CHECK(s.locks().setLock(a, 999, req(1, LockType::kWrite), 0).wait(s.loop.waitScope()).code() == ENOENT);
+  CHECK(s.locks().setLock(a, 999, req(1, LockType::kWrite), 0).wait(s.loop.waitScope()).status.code() == ENOENT);
   CHECK(s.locks().table().locksOf(999).empty());
-  CHECK(s.locks().setLock(a, 999, req(1, LockType::kUnlock), 0).wait(s.loop.waitScope()).code() == 0);
+  CHECK(s.locks().setLock(a, 999, req(1, LockType::kUnlock), 0).wait(s.loop.waitScope()).status.code() == 0);
 }
 
 TEST_CASE("a client cannot send the server-internal SetLocks command") {
