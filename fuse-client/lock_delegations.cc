@@ -5,15 +5,15 @@
 namespace basalt::client {
 
 namespace {
-constexpr size_t kRefusedKept = 1024;
+constexpr size_t kOverKept = 1024;
 }
 
 void LockDelegations::useSession(uint64_t session) {
   if (session == session_) return;
   for (auto& [ino, h] : held_) table_.releaseInode(ino);
   held_.clear();
-  refused_.clear();
-  refusedOrder_.clear();
+  over_.clear();
+  overOrder_.clear();
   session_ = session;
 }
 
@@ -23,7 +23,7 @@ uint64_t LockDelegations::generationOf(uint64_t ino) const {
 }
 
 bool LockDelegations::adopt(uint64_t ino, uint64_t gen, kj::TimePoint now) {
-  if (refused_.count(gen)) return false;
+  if (over_.count(gen)) return false;
   auto it = held_.find(ino);
   if (it != held_.end()) {
     if (it->second.gen == gen) return true;
@@ -65,21 +65,26 @@ Credentials LockDelegations::credOf(uint64_t ino) const {
 }
 
 std::optional<std::string> LockDelegations::take(uint64_t ino, uint64_t gen) {
-  remember(gen);  // over, whether it was held or not: a late answer carrying it is refused
   auto it = held_.find(ino);
-  if (it == held_.end() || it->second.gen != gen) return std::nullopt;
+  if (it == held_.end() || it->second.gen != gen) {
+    auto over = over_.find(gen);
+    if (over != over_.end()) return over->second;  // asked again (the server restarted meanwhile)
+    remember(gen, std::nullopt);
+    return std::nullopt;
+  }
   std::string state = table_.locksOf(ino).empty() ? std::string() : table_.encodeInode(ino);
   table_.releaseInode(ino);
   held_.erase(it);
+  remember(gen, state);
   return state;
 }
 
-void LockDelegations::remember(uint64_t gen) {
-  if (!refused_.insert(gen).second) return;
-  refusedOrder_.push_back(gen);
-  if (refusedOrder_.size() > kRefusedKept) {
-    refused_.erase(refusedOrder_.front());
-    refusedOrder_.pop_front();
+void LockDelegations::remember(uint64_t gen, std::optional<std::string> state) {
+  if (!over_.emplace(gen, std::move(state)).second) return;
+  overOrder_.push_back(gen);
+  if (overOrder_.size() > kOverKept) {
+    over_.erase(overOrder_.front());
+    overOrder_.pop_front();
   }
 }
 

@@ -23,7 +23,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -57,7 +56,9 @@ class LockDelegations {
   Credentials credOf(uint64_t ino) const;
 
   // Takes delegation `gen` of `ino` out with its locks and answers their encoded state (nullopt
-  // when this generation is not held). The generation is remembered as over (see adopt).
+  // when this generation is not held). The generation is remembered as over (see adopt), with
+  // the state handed over: a server that restarted before it committed that state recalls the
+  // same generation again, and gets the same answer.
   std::optional<std::string> take(uint64_t ino, uint64_t gen);
   // Held inodes without locks, unused since `before`.
   std::vector<uint64_t> idleSince(kj::TimePoint before) const;
@@ -76,13 +77,13 @@ class LockDelegations {
     kj::TimePoint lastUsed = kj::origin<kj::TimePoint>();
     Credentials cred;
   };
-  void remember(uint64_t gen);
+  void remember(uint64_t gen, std::optional<std::string> state);
 
   uint64_t session_ = 0;
   std::map<uint64_t, Held> held_;
   meta::LockTable table_;
-  std::set<uint64_t> refused_;       // recalled before adopted
-  std::deque<uint64_t> refusedOrder_;  // oldest first, bounds refused_
+  std::map<uint64_t, std::optional<std::string>> over_;  // generation -> the state handed over (nullopt: never held)
+  std::deque<uint64_t> overOrder_;                       // oldest first, bounds over_
   std::map<uint64_t, std::vector<kj::Own<kj::PromiseFulfiller<void>>>> handovers_;  // ino -> who waits
 };
 

@@ -139,13 +139,17 @@ kj::Promise<std::optional<std::string>> handOver(Filesystem& fs, uint64_t ino, u
 
 // Gives the delegation of `ino` back to the server on this mount's own initiative.
 kj::Promise<void> giveBack(Filesystem& fs, uint64_t ino, const char* why) {
+  if (fs.delegations.handingOver(ino)) {
+    return fs.delegations.whenSettled(ino).then([&fs, ino, why]() { return giveBack(fs, ino, why); });
+  }
   uint64_t gen = fs.delegations.generationOf(ino);
-  if (gen == 0) return fs.delegations.whenSettled(ino);
+  if (gen == 0) return kj::READY_NOW;
+  // From here to the take, the inode is this hand-over's: a recall waits for it to end.
   fs.log->debug("inode {}: giving its lock delegation back ({})", ino, why);
   auto ended = kj::defer([&fs, ino]() { fs.delegations.endHandover(ino); });
   return handOver(fs, ino, gen)
       .then([&fs, ino, gen](std::optional<std::string> state) -> kj::Promise<void> {
-        if (!state) return kj::READY_NOW;  // recalled meanwhile
+        if (!state) return kj::READY_NOW;
         std::string what = fmt::format("return of the lock delegation of inode {}", ino);
         return fs.meta
             .call<rpc::Session::ReturnLocksResults>(what, kj::Own<Interruptible>(),

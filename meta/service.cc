@@ -29,6 +29,10 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
   info.setMetaAddress(address_);
   info.setInodes(inodeCount(server_.store()));
   info.setUptimeMs(server_.uptimeMs());
+  info.setLockedInodes(server_.locks().table().inodesWithLocks().size());
+  info.setLockDelegations(server_.locks().delegationCount());
+  info.setLockDelegationsGranted(server_.locks().delegationsGranted());
+  info.setLockRecalls(server_.locks().recallsDone());
   auto sessions = server_.sessions();
   auto list = info.initSessions(sessions.size());
   for (size_t i = 0; i < sessions.size(); ++i) {

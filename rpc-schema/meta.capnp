@@ -249,6 +249,12 @@ struct ClusterInfo {
   rebalanceToMove @10 :UInt64;
   rebalanceInFlight @11 :UInt32;
   rebalanceDone @12 :UInt64;
+  # Locks: inodes with locks or waiters decided by the server, inodes delegated to a mount now, and
+  # delegations granted and recalled since this server started.
+  lockedInodes @13 :UInt64;
+  lockDelegations @14 :UInt64;
+  lockDelegationsGranted @15 :UInt64;
+  lockRecalls @16 :UInt64;
 
   struct SessionInfo {
     id @0 :UInt64;

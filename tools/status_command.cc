@@ -45,6 +45,9 @@ bool printClusterInfo(const std::string& address) {
             std::cout << "Chunks: " << info.getChunks() << ", under-replicated " << info.getUnderReplicated()
                       << ", missing " << info.getMissing() << "; repairs done " << info.getRepairsDone()
                       << ", in flight " << info.getRepairsInFlight() << "\n";
+            std::cout << "Locks: " << info.getLockedInodes() << " inodes decided here, " << info.getLockDelegations()
+                      << " delegated to mounts; " << info.getLockDelegationsGranted() << " delegations granted, "
+                      << info.getLockRecalls() << " recalled since start\n";
             std::cout << "Rebalance: " << info.getRebalanceToMove() << " chunks to move, "
                       << info.getRebalanceInFlight() << " in flight, " << info.getRebalanceDone() << " done\n";
             auto servers = info.getChunkServers();

@@ -19,14 +19,24 @@ std::string stateWithOneLock(uint64_t ino, uint64_t session = 9) {
   return t.encodeInode(ino);
 }
 
-Applied setLocks(Fixture& f, uint64_t ino, const std::string& state, uint64_t session = 0, uint64_t seq = 0) {
+Applied setLocks(Fixture& f, uint64_t ino, const std::string& state, uint64_t session = 0, uint64_t seq = 0,
+                 uint64_t delegate = 0, uint64_t gen = 0) {
   return f.run(
       [&](rpc::Command::Builder c) {
         auto sl = c.initSetLocks();
         sl.setIno(ino);
         sl.setState(kj::arrayPtr(reinterpret_cast<const kj::byte*>(state.data()), state.size()));
+        sl.setDelegate(delegate);
+        sl.setDelegation(gen);
       },
       kRoot, session, seq);
+}
+
+std::optional<std::string> storedDelegation(Fixture& f, uint64_t ino) {
+  Txn txn = f.store->beginRead();
+  auto v = txn.get(Table::kDelegations, inoKey(ino));
+  if (!v) return std::nullopt;
+  return std::string(*v);
 }
 
 std::optional<std::string> stored(Fixture& f, uint64_t ino) {
@@ -99,6 +109,46 @@ TEST_CASE("reclaiming an inode deletes its locks record, and fsck flags records 
   {
     Txn txn = f.store->beginWrite();
     txn.put(Table::kLocks, inoKey(999), stateWithOneLock(999));
+    txn.commit();
+  }
+  CHECK(!fsck(*f.store).clean());
+}
+
+TEST_CASE("SetLocks stores a lock delegation beside an empty lock state, and the next SetLocks ends it") {
+  Fixture f;
+  uint64_t ino = inoOf(f.file(kRootIno, "f"));
+  REQUIRE(code(setLocks(f, ino, "", 0, 0, 77, 5)) == 0);
+  CHECK(storedDelegation(f, ino) == be64(77) + be64(5));
+  CHECK(!stored(f, ino));
+  CHECK(fsck(*f.store).clean());
+  // The delegate hands its locks back: they are stored and the delegation is gone, in one commit.
+  REQUIRE(code(setLocks(f, ino, stateWithOneLock(ino, 77))) == 0);
+  CHECK(!storedDelegation(f, ino));
+  CHECK(stored(f, ino) == stateWithOneLock(ino, 77));
+}
+
+TEST_CASE("SetLocks refuses a delegation with server-side locks, without a generation, or of a missing inode") {
+  Fixture f;
+  uint64_t ino = inoOf(f.file(kRootIno, "f"));
+  CHECK(code(setLocks(f, ino, stateWithOneLock(ino), 0, 0, 77, 5)) == EINVAL);
+  CHECK(code(setLocks(f, ino, "", 0, 0, 77, 0)) == EINVAL);
+  CHECK(code(setLocks(f, 12345, "", 0, 0, 77, 5)) == ENOENT);
+  CHECK(!storedDelegation(f, ino));
+  CHECK(!storedDelegation(f, 12345));
+  CHECK(!stored(f, ino));
+}
+
+TEST_CASE("reclaiming an inode deletes its lock delegation, and fsck flags delegations of missing inodes") {
+  Fixture f;
+  uint64_t ino = inoOf(f.file(kRootIno, "f"));
+  REQUIRE(code(setLocks(f, ino, "", 0, 0, 77, 5)) == 0);
+  REQUIRE(code(f.remove(kRootIno, "f", false)) == 0);
+  REQUIRE(code(f.reclaim(ino)) == 0);
+  CHECK(!storedDelegation(f, ino));
+  CHECK(fsck(*f.store).clean());
+  {
+    Txn txn = f.store->beginWrite();
+    txn.put(Table::kDelegations, inoKey(999), be64(77) + be64(5));
     txn.commit();
   }
   CHECK(!fsck(*f.store).clean());

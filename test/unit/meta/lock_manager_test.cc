@@ -5,105 +5,13 @@
 #include <kj/async.h>
 
 #include "meta/meta_server.h"
+#include "test/unit/meta/lock_fixture.h"
 #include "test/unit/meta/test_util.h"
 
 using namespace basalt;
 using namespace basalt::meta;
 using namespace basalt::meta::test;
 
-namespace {
-
-constexpr uint32_t kLeaseMs = 200;
-
-bool waitUntil(EventLoop& loop, const std::function<bool()>& pred, uint32_t timeoutMs = 5000) {
-  auto deadline = loop.timer().now() + timeoutMs * kj::MILLISECONDS;
-  while (!pred()) {
-    if (loop.timer().now() >= deadline) return pred();
-    loop.timer().afterDelay(5 * kj::MILLISECONDS).wait(loop.waitScope());
-  }
-  return true;
-}
-
-LockRequest req(uint64_t owner, LockType type, uint64_t start = 0, uint64_t end = ByteRange::kToEof,
-                bool wait = false, OwnerKind kind = OwnerKind::kPosix) {
-  LockRequest r;
-  r.owner = LockOwner{0, owner, kind};
-  r.type = type;
-  r.range = ByteRange{start, end};
-  r.wait = wait;
-  r.pid = static_cast<uint32_t>(owner);
-  return r;
-}
-
-// A call whose answer is collected when it comes.
-struct Pending {
-  std::shared_ptr<std::optional<Status>> result = std::make_shared<std::optional<Status>>();
-  kj::Promise<void> promise = nullptr;
-  bool done() const { return result->has_value(); }
-  int code() const { return (*result)->code(); }
-};
-
-struct Server {
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  EventLoop loop;
-  ManualClock clock{WallTime{5000, 0}};
-  FixedCapacity capacity{Capacity{4096, 1000, 500, 400}};
-  std::unique_ptr<MetaServer> server;
-  uint64_t ino = 0;
-
-  Server() {
-    auto s = Store::open(dir.path);
-    REQUIRE(s.isOk());
-    store = std::move(s.value());
-    restart();
-    uint64_t id = session("creator");
-    capnp::MallocMessageBuilder msg;
-    auto cmd = msg.initRoot<rpc::Command>();
-    cmd.initCreate().setParent(kRootIno);
-    cmd.getCreate().setName("f");
-    cmd.getCreate().setMode(S_IFREG | 0644);
-    auto a = server->mutate(id, cmd.asReader()).wait(loop.waitScope());
-    REQUIRE(code(a) == 0);
-    ino = inoOf(a);
-  }
-  void restart() {
-    server.reset();
-    server = std::make_unique<MetaServer>(loop, *store, clock, capacity, makeLogger("test"), MetaOptions{kLeaseMs});
-    server->start();
-  }
-  LockManager& locks() { return server->locks(); }
-  uint64_t session(const std::string& name = "client", uint64_t resume = 0) {
-    auto g = server->openSession(name, resume).wait(loop.waitScope());
-    REQUIRE(g.isOk());
-    return g->id;
-  }
-  int set(uint64_t session, LockRequest r, uint64_t waiter = 0) {
-    return locks().setLock(session, ino, r, waiter).wait(loop.waitScope()).status.code();
-  }
-  Pending start(uint64_t session, LockRequest r, uint64_t waiter) {
-    Pending p;
-    auto slot = p.result;
-    p.promise = locks().setLock(session, ino, r, waiter).then([slot](LockAnswer a) { *slot = a.status; }).eagerlyEvaluate(nullptr);
-    loop.waitScope().poll();
-    return p;
-  }
-  std::optional<std::string> stored() {
-    Txn txn = store->beginRead();
-    auto v = txn.get(Table::kLocks, inoKey(ino));
-    if (!v) return std::nullopt;
-    return std::string(*v);
-  }
-  // Keeps `sessions` alive (the lease is short) while waiting.
-  bool waitKeeping(const std::vector<uint64_t>& sessions, const std::function<bool()>& pred, uint32_t ms = 3000) {
-    return waitUntil(loop, [&] {
-      for (uint64_t s : sessions) server->touch(s);
-      return pred();
-    }, ms);
-  }
-};
-
-}  // namespace
 
 TEST_CASE("locks of different sessions conflict; a grant is durable when it is answered") {
   Server s;
