@@ -3,13 +3,14 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 namespace basalt::client {
 
-FuseChannel::FuseChannel(EventLoop& loop, fuse_session* se, Logger log)
-    : se_(se), log_(std::move(log)) {
+FuseChannel::FuseChannel(EventLoop& loop, fuse_session* se, Logger log, uint32_t spinUs)
+    : se_(se), log_(std::move(log)), spin_(spinUs) {
   int fd = fuse_session_fd(se_);
   int flags = fcntl(fd, F_GETFL);
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -26,9 +27,30 @@ kj::Promise<void> FuseChannel::run() {
 }
 
 kj::Promise<void> FuseChannel::readLoop() {
-  return observer_->whenBecomesReadable().then([this]() -> kj::Promise<void> {
-    if (!drain()) return kj::READY_NOW;
-    return readLoop();
+  // Once everything else the loop had to do is done (evalLast), poll a little (idle_spin.h)...
+  return kj::evalLast([this]() -> kj::Promise<void> {
+    using Clock = std::chrono::steady_clock;
+    auto budget = spin_.budget();
+    if (budget.count() > 0) {
+      auto until = Clock::now() + budget;
+      do {
+        int res = fuse_session_receive_buf(se_, &buf_);
+        if (res == -EAGAIN || res == -EINTR) continue;
+        spin_.caught();
+        if (res <= 0) return drain() ? readLoop() : kj::Promise<void>(kj::READY_NOW);  // drain reports it
+        fuse_session_process_buf(se_, &buf_);
+        if (!drain()) return kj::READY_NOW;
+        return readLoop();
+      } while (Clock::now() < until);
+      spin_.missed();
+    }
+    // ...then sleep until the kernel has a request.
+    auto idleSince = Clock::now();
+    return observer_->whenBecomesReadable().then([this, idleSince]() -> kj::Promise<void> {
+      spin_.wokeAfter(Clock::now() - idleSince);
+      if (!drain()) return kj::READY_NOW;
+      return readLoop();
+    });
   });
 }
 

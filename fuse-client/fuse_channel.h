@@ -1,12 +1,15 @@
 // Feeds /dev/fuse into the event loop: the session fd is non-blocking and watched by kj; when it is
 // readable, every queued request is received and processed (libfuse calls the handlers here) until
-// the read says EAGAIN. Handlers only start work and return, so this never blocks the loop.
+// the read says EAGAIN. Handlers only start work and return, so this never blocks the loop. When
+// the loop is otherwise idle it may poll the fd for up to spin_us first (idle_spin.h): the loop's
+// other events (RPC answers) then wait at most that long.
 // Thread-safety: loop thread only.
 #pragma once
 
 #include <fuse3/fuse_lowlevel.h>
 #include <kj/async-unix.h>
 
+#include "fuse-client/idle_spin.h"
 #include "server/event_loop.h"
 #include "server/log.h"
 
@@ -14,7 +17,7 @@ namespace basalt::client {
 
 class FuseChannel {
  public:
-  FuseChannel(EventLoop& loop, fuse_session* se, Logger log);
+  FuseChannel(EventLoop& loop, fuse_session* se, Logger log, uint32_t spinUs = 0);
   ~FuseChannel();
   KJ_DISALLOW_COPY(FuseChannel);
 
@@ -30,6 +33,7 @@ class FuseChannel {
   Logger log_;
   kj::Own<kj::UnixEventPort::FdObserver> observer_;
   fuse_buf buf_ = {};
+  IdleSpin spin_;
 };
 
 }  // namespace basalt::client

@@ -88,7 +88,7 @@ int runMount(const MountOptions& opts) {
   meta.onSession([&fs](rpc::Session::Client s, bool reconnected) { fs.watchCaches(kj::mv(s), reconnected); });
   int exitCode = 0;
   {
-    FuseChannel channel(loop, se, log);
+    FuseChannel channel(loop, se, log, opts.spinUs);
     auto signal = loop.onSignal({SIGINT, SIGTERM, SIGHUP}).then([&log](int sig) {
       log->info("{}: unmounting", strsignal(sig));
     });

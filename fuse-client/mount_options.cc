@@ -77,6 +77,9 @@ Status applyOption(const std::string& opt, MountOptions* o) {
   } else if (key == "read_cache") {
     if (!parseUint(value, 4096, &u)) return bad();
     o->readCacheMiB = static_cast<uint32_t>(u);
+  } else if (key == "spin_us") {
+    if (!parseUint(value, 1000, &u)) return bad();
+    o->spinUs = static_cast<uint32_t>(u);
   } else if (key == "lock_delegation") {
     if (value != "0" && value != "1") return bad();
     o->lockDelegation = value == "1";
@@ -107,7 +110,8 @@ const char* mountUsage() {
          "  write_behind=MIB (writes in flight before write(2) waits, default 64; 0 = off),\n"
          "  read_ahead=MIB (fetched ahead for sequential readers, default 32; 0 = off),\n"
          "  read_cache=MIB (64 KiB blocks kept for small random reads, default 32; 0 = off),\n"
-         "  lock_delegation=0|1 (decide the locks of files no other mount locks here; default 1).\n"
+         "  lock_delegation=0|1 (decide the locks of files no other mount locks here; default 1),\n"
+         "  spin_us=US (poll for the next request this long before sleeping, default 20; 0 = off).\n"
          "  FUSE options pass through: allow_other, ro, debug, default_permissions, fsname=...\n"
          "  -f: stay in the foreground; -d: foreground with debug logging.\n";
 }

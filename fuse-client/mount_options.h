@@ -37,6 +37,9 @@ struct MountOptions {
   // lock_delegation=0|1: let the metadata server delegate an inode's locks to this mount while no
   // other mount uses them (decided here, no RPC per lock call; docs/client.md).
   bool lockDelegation = true;
+  // spin_us=US: when idle, keep polling /dev/fuse this long before sleeping, while that catches
+  // requests (fuse-client/idle_spin.h; 0 = never).
+  uint32_t spinUs = 20;
   std::string clientName;         // name=NAME (default HOSTNAME:MOUNTPOINT)
   std::string logLevel = "info";  // log_level=LEVEL ("debug" also via -o debug / -d)
   bool readOnly = false;          // ro

@@ -25,6 +25,7 @@ TEST_CASE("defaults: fsname and subtype are set, cache timeouts 60 s (changes ar
   CHECK(r->rpcTimeoutMs == 5000);
   CHECK(r->clientName == "host:/mnt/b");
   CHECK(r->lockDelegation);
+  CHECK(r->spinUs == 20);
   CHECK(has(r->fuseOptions, "fsname=basalt:127.0.0.1:7000"));
   CHECK(has(r->fuseOptions, "subtype=basalt"));
   CHECK_FALSE(has(r->fuseOptions, "allow_other"));
@@ -32,7 +33,7 @@ TEST_CASE("defaults: fsname and subtype are set, cache timeouts 60 s (changes ar
 
 TEST_CASE("Basalt's options are consumed and FUSE options pass through") {
   auto r = parseMountArgs({"h:1", "/m", "-o", "attr_timeout=2.5,entry_timeout=0,ro,allow_other",
-                           "-otimeout=7,rpc_timeout_ms=250,name=c1,default_permissions,lock_delegation=0", "-f"},
+                           "-otimeout=7,rpc_timeout_ms=250,name=c1,default_permissions,lock_delegation=0,spin_us=0", "-f"},
                           false, "host");
   REQUIRE(r.isOk());
   CHECK(r->attrTimeout == 2.5);
@@ -41,6 +42,7 @@ TEST_CASE("Basalt's options are consumed and FUSE options pass through") {
   CHECK(r->rpcTimeoutMs == 250);
   CHECK(r->clientName == "c1");
   CHECK_FALSE(r->lockDelegation);
+  CHECK(r->spinUs == 0);
   CHECK_FALSE(has(r->fuseOptions, "lock_delegation=0"));
   CHECK(r->foreground);
   CHECK(r->readOnly);
@@ -85,6 +87,7 @@ TEST_CASE("bad command lines are rejected with a message") {
   CHECK_FALSE(parseMountArgs({"h:1", "/m", "-o", "rpc_timeout_ms=-5"}, false, "x").isOk());
   CHECK_FALSE(parseMountArgs({"h:1", "/m", "-o"}, false, "x").isOk());
   CHECK_FALSE(parseMountArgs({"h:1", "/m", "-o", "lock_delegation=yes"}, false, "x").isOk());
+  CHECK_FALSE(parseMountArgs({"h:1", "/m", "-o", "spin_us=5000"}, false, "x").isOk());
   CHECK_FALSE(parseMountArgs({"h:1", "/m", "-x"}, false, "x").isOk());
   auto r = parseMountArgs({"h:1", "/m", "-o", "entry_timeout=x"}, false, "x");
   CHECK(r.status().message().find("entry_timeout=x") != std::string::npos);
