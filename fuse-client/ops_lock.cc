@@ -53,16 +53,22 @@ struct LockArgs {
   }
 };
 
-// A setLock request for `a` (its wait flag, and `waiter` to cancel a wait by).
-kj::Promise<capnp::Response<rpc::Session::SetLockResults>> sendSetLock(rpc::Session::Client& s, const LockArgs& a,
-                                                                        uint64_t waiter, bool mayDelegate) {
-  auto q = s.setLockRequest();
+// The fields setLock and getLock requests share.
+template <typename Request>
+void fillLock(Request& q, const LockArgs& a) {
   q.setIno(a.ino);
   q.setOwner(a.owner);
   q.setKind(a.kind);
   q.setType(a.type);
   q.setStart(a.start);
   q.setEnd(a.end);
+}
+
+// A setLock request for `a` (its wait flag, and `waiter` to cancel a wait by).
+kj::Promise<capnp::Response<rpc::Session::SetLockResults>> sendSetLock(rpc::Session::Client& s, const LockArgs& a,
+                                                                        uint64_t waiter, bool mayDelegate) {
+  auto q = s.setLockRequest();
+  fillLock(q, a);
   q.setPid(a.pid);
   q.setWait(a.wait);
   q.setWaiter(waiter);
@@ -364,12 +370,7 @@ kj::Promise<void> getLock(Filesystem& fs, kj::Own<Request> r, LockArgs a, struct
       .call<rpc::Session::GetLockResults>(fmt::format("getlk {}", a.what()), kj::addRef(*r),
                                           [a](rpc::Session::Client& s) {
                                             auto q = s.getLockRequest();
-                                            q.setIno(a.ino);
-                                            q.setOwner(a.owner);
-                                            q.setKind(a.kind);
-                                            q.setType(a.type);
-                                            q.setStart(a.start);
-                                            q.setEnd(a.end);
+                                            fillLock(q, a);
                                             return q.send();
                                           })
       .then([&fs, r = kj::mv(r), a, asked](capnp::Response<rpc::Session::GetLockResults>&& resp) mutable

@@ -310,6 +310,12 @@ bool lockTypeFromWire(uint8_t type, LockType* out) {
   return true;
 }
 Status badLockArgs() { return Status::error(EINVAL, "lock call with an unknown owner kind, lock type or range"); }
+// Status and delegation, the answer of every lock call that can be delegated.
+template <typename Results>
+void lockAnswerToWire(const LockAnswer& a, Results r) {
+  a.status.toWire(r.initStatus());
+  r.setDelegation(a.delegation);
+}
 }  // namespace
 
 kj::Promise<void> SessionImpl::setLock(SetLockContext context) {
@@ -327,11 +333,7 @@ kj::Promise<void> SessionImpl::setLock(SetLockContext context) {
   if (req.wait) context.allowCancellation();
   return server_.locks()
       .setLock(id_, p.getIno(), req, p.getWaiter(), p.getMayDelegate())
-      .then([context](LockAnswer a) mutable {
-        auto r = context.getResults();
-        a.status.toWire(r.initStatus());
-        r.setDelegation(a.delegation);
-      });
+      .then([context](LockAnswer a) mutable { lockAnswerToWire(a, context.getResults()); });
 }
 
 kj::Promise<void> SessionImpl::getLock(GetLockContext context) {
@@ -348,8 +350,7 @@ kj::Promise<void> SessionImpl::getLock(GetLockContext context) {
       .getLock(id_, p.getIno(), owner, ByteRange{p.getStart(), p.getEnd()}, type)
       .then([context](LockAnswer a) mutable {
         auto r = context.getResults();
-        a.status.toWire(r.initStatus());
-        r.setDelegation(a.delegation);
+        lockAnswerToWire(a, r);
         if (a.status.isOk() && a.conflict) {
           r.setConflict(true);
           r.setType(static_cast<uint8_t>(a.conflict->type));
@@ -373,9 +374,7 @@ kj::Promise<void> SessionImpl::releaseLocks(ReleaseLocksContext context) {
     return kj::READY_NOW;
   }
   return server_.locks().releaseOwner(id_, p.getIno(), owner).then([context](LockAnswer a) mutable {
-    auto r = context.getResults();
-    a.status.toWire(r.initStatus());
-    r.setDelegation(a.delegation);
+    lockAnswerToWire(a, context.getResults());
   });
 }
 
