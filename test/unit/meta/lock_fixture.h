@@ -12,21 +12,9 @@
 
 #include "meta/locks/lock_manager.h"
 #include "meta/meta_server.h"
-#include "test/unit/meta/test_util.h"
+#include "test/unit/meta/server_fixture.h"
 
 namespace basalt::meta::test {
-
-
-inline constexpr uint32_t kLeaseMs = 200;
-
-inline bool waitUntil(EventLoop& loop, const std::function<bool()>& pred, uint32_t timeoutMs = 5000) {
-  auto deadline = loop.timer().now() + timeoutMs * kj::MILLISECONDS;
-  while (!pred()) {
-    if (loop.timer().now() >= deadline) return pred();
-    loop.timer().afterDelay(5 * kj::MILLISECONDS).wait(loop.waitScope());
-  }
-  return true;
-}
 
 inline LockRequest req(uint64_t owner, LockType type, uint64_t start = 0, uint64_t end = ByteRange::kToEof,
                 bool wait = false, OwnerKind kind = OwnerKind::kPosix) {
@@ -47,20 +35,11 @@ struct Pending {
   int code() const { return (*result)->code(); }
 };
 
-struct Server {
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  EventLoop loop;
-  ManualClock clock{WallTime{5000, 0}};
-  FixedCapacity capacity{Capacity{4096, 1000, 500, 400}};
-  std::unique_ptr<MetaServer> server;
+// The server fixture with one file, `ino`, to lock.
+struct Server : ServerFixture {
   uint64_t ino = 0;
 
   Server() {
-    auto s = Store::open(dir.path);
-    REQUIRE(s.isOk());
-    store = std::move(s.value());
-    restart();
     uint64_t id = session("creator");
     capnp::MallocMessageBuilder msg;
     auto cmd = msg.initRoot<rpc::Command>();
@@ -71,17 +50,7 @@ struct Server {
     REQUIRE(code(a) == 0);
     ino = inoOf(a);
   }
-  void restart() {
-    server.reset();
-    server = std::make_unique<MetaServer>(loop, *store, clock, capacity, makeLogger("test"), MetaOptions{kLeaseMs});
-    server->start();
-  }
   LockManager& locks() { return server->locks(); }
-  uint64_t session(const std::string& name = "client", uint64_t resume = 0) {
-    auto g = server->openSession(name, resume).wait(loop.waitScope());
-    REQUIRE(g.isOk());
-    return g->id;
-  }
   int set(uint64_t session, LockRequest r, uint64_t waiter = 0) {
     return locks().setLock(session, ino, r, waiter).wait(loop.waitScope()).status.code();
   }

@@ -5,6 +5,7 @@
 
 #include "meta/service.h"
 #include "server/rpc.h"
+#include "test/unit/meta/server_fixture.h"
 #include "test/unit/meta/test_util.h"
 
 using namespace basalt;
@@ -13,43 +14,7 @@ using namespace basalt::meta::test;
 
 namespace {
 
-constexpr uint32_t kLeaseMs = 200;
-
-// Runs the loop until `pred` holds or `timeoutMs` passes; returns pred().
-bool waitUntil(EventLoop& loop, const std::function<bool()>& pred, uint32_t timeoutMs = 5000) {
-  auto deadline = loop.timer().now() + timeoutMs * kj::MILLISECONDS;
-  while (!pred()) {
-    if (loop.timer().now() >= deadline) return pred();
-    loop.timer().afterDelay(5 * kj::MILLISECONDS).wait(loop.waitScope());
-  }
-  return true;
-}
-
-struct Server {
-  TempDir dir;
-  std::unique_ptr<Store> store;
-  EventLoop loop;
-  ManualClock clock{WallTime{5000, 0}};
-  FixedCapacity capacity{Capacity{4096, 1000, 500, 400}};
-  std::unique_ptr<MetaServer> server;
-
-  Server() {
-    auto s = Store::open(dir.path);
-    REQUIRE(s.isOk());
-    store = std::move(s.value());
-    restart();
-  }
-  // A new MetaServer on the same store (what a process restart does to memory).
-  void restart() {
-    server.reset();
-    server = std::make_unique<MetaServer>(loop, *store, clock, capacity, makeLogger("test"), MetaOptions{kLeaseMs});
-    server->start();
-  }
-  uint64_t session(const std::string& name = "client", uint64_t resume = 0) {
-    auto g = server->openSession(name, resume).wait(loop.waitScope());
-    REQUIRE(g.isOk());
-    return g->id;
-  }
+struct Server : ServerFixture {
   Applied mutate(uint64_t session, const std::function<void(rpc::Command::Builder)>& fill, uint64_t seq = 0) {
     capnp::MallocMessageBuilder msg;
     auto cmd = msg.initRoot<rpc::Command>();
