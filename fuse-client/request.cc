@@ -1,6 +1,12 @@
 #include "fuse-client/request.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <string_view>
 
 namespace basalt::client {
 
@@ -11,6 +17,40 @@ void Credentials::toWire(rpc::Credentials::Builder out) const {
   out.setUmask(umask);
   auto g = out.initGroups(static_cast<unsigned>(groups.size()));
   for (unsigned i = 0; i < groups.size(); ++i) g.set(i, groups[i]);
+}
+
+std::vector<uint32_t> parseStatusGroups(std::string_view status) {
+  std::vector<uint32_t> groups;
+  size_t at = status.find("\nGroups:");
+  if (at == std::string_view::npos) return groups;
+  size_t end = status.find('\n', at + 1);
+  std::string line(status.substr(at + 8, end == std::string_view::npos ? std::string_view::npos : end - at - 8));
+  const char* p = line.c_str();
+  for (;;) {
+    char* next = nullptr;
+    unsigned long g = strtoul(p, &next, 10);
+    if (next == p) break;
+    groups.push_back(static_cast<uint32_t>(g));
+    p = next;
+  }
+  return groups;
+}
+
+std::vector<uint32_t> callerGroups(uint32_t tid) {
+  // libfuse's fuse_req_getgroups opens and reads the file twice per call (a 1 KiB buffer first;
+  // the file is larger). One open and reads of 4 KiB until the "Groups:" line is whole.
+  std::string path = "/proc/" + std::to_string(tid) + "/task/" + std::to_string(tid) + "/status";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) {
+    text.append(buf, static_cast<size_t>(n));
+    size_t at = text.find("\nGroups:");
+    if (at != std::string::npos && text.find('\n', at + 1) != std::string::npos) break;
+  }
+  ::close(fd);
+  return parseStatusGroups(text);
 }
 
 namespace {
@@ -25,7 +65,7 @@ InterruptPair makeInterruptPair() {
 }  // namespace
 
 Request::Request(fuse_req_t req, bool withGroups)
-    : req_(req), interruptPromise_(nullptr) {
+    : req_(req), groupsPending_(withGroups), interruptPromise_(nullptr) {
   auto pair = makeInterruptPair();
   interruptFulfiller_ = kj::mv(pair.fulfiller);
   interruptPromise_ = kj::mv(pair.promise);
@@ -34,20 +74,17 @@ Request::Request(fuse_req_t req, bool withGroups)
   cred_.gid = ctx->gid;
   cred_.pid = static_cast<uint32_t>(ctx->pid);
   cred_.umask = ctx->umask;
-  if (withGroups) {
-    gid_t list[64];
-    int n = fuse_req_getgroups(req, 64, list);
-    std::vector<gid_t> big;
-    gid_t* src = list;
-    if (n > 64) {
-      big.resize(static_cast<size_t>(n));
-      n = fuse_req_getgroups(req, n, big.data());
-      src = big.data();
-    }
-    for (int i = 0; i < n && i >= 0; ++i) cred_.groups.push_back(src[i]);
-  }
   // May call onInterrupt at once when the interrupt arrived before this request was handled.
   fuse_req_interrupt_func(req, &Request::onInterrupt, this);
+}
+
+const Credentials& Request::cred() const {
+  if (groupsPending_) {
+    groupsPending_ = false;
+    // The caller is blocked in its system call until the reply, so its /proc entry is still there.
+    if (!replied_) cred_.groups = callerGroups(cred_.pid);
+  }
+  return cred_;
 }
 
 Request::~Request() {

@@ -19,6 +19,7 @@
 #include <kj/refcount.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rpc-schema/common.capnp.h"
@@ -42,16 +43,23 @@ struct Credentials {
   void toWire(rpc::Credentials::Builder out) const;
 };
 
+// The supplementary groups of thread `tid`, from /proc/TID/task/TID/status ("Groups:"); empty
+// when it cannot be read (the thread is gone).
+std::vector<uint32_t> callerGroups(uint32_t tid);
+// The numbers of the "Groups:" line of a /proc status text (empty without one).
+std::vector<uint32_t> parseStatusGroups(std::string_view status);
+
 class Request final : public Interruptible {
  public:
-  // Captures the credentials (with supplementary groups when `withGroups`) and registers for
-  // FUSE_INTERRUPT.
+  // Captures the credentials and registers for FUSE_INTERRUPT. With `withGroups`, the caller's
+  // supplementary groups are read (from /proc) the first time cred() is asked for, so that a
+  // request answered from a cache never pays for them.
   Request(fuse_req_t req, bool withGroups);
   ~Request();
   KJ_DISALLOW_COPY(Request);
 
   fuse_req_t req() const { return req_; }
-  const Credentials& cred() const { return cred_; }
+  const Credentials& cred() const;
   bool replied() const { return replied_; }
   bool interrupted() const override { return interrupted_; }
   kj::Promise<void> whenInterrupted() override;
@@ -78,7 +86,8 @@ class Request final : public Interruptible {
   bool claim() const;
 
   fuse_req_t req_;
-  Credentials cred_;
+  mutable Credentials cred_;
+  mutable bool groupsPending_;
   mutable bool replied_ = false;
   bool interrupted_ = false;
   kj::Own<kj::PromiseFulfiller<void>> interruptFulfiller_;
