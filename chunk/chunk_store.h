@@ -22,8 +22,11 @@
 
 namespace basalt::chunk {
 
-// CRCs cover blocks of this many bytes.
-constexpr uint32_t kBlockSize = 64 * 1024;
+// CRCs cover blocks of this many bytes in chunks made now: an aligned 4 KiB write then needs no
+// read of the data around it, and a 4 KiB read verifies no more than it returns.
+constexpr uint32_t kBlockSize = 4 * 1024;
+// ... and of this many in chunks written before (format 1 of the disk index); still read and written.
+constexpr uint32_t kLegacyBlockSize = 64 * 1024;
 // No chunk is longer than this (the largest chunk size a file may choose).
 constexpr uint64_t kMaxChunkLength = 1ull << 30;
 
@@ -39,6 +42,7 @@ struct ChunkMeta {
   uint64_t version = 0;
   uint32_t length = 0;
   ChunkState state = ChunkState::kOk;
+  uint32_t blockSize = kBlockSize;  // bytes per CRC block (kept for the chunk's life until a replace)
 };
 
 struct StoreUsage {

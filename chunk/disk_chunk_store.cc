@@ -15,18 +15,28 @@
 namespace basalt::chunk {
 namespace {
 
-constexpr uint8_t kIndexFormat = 1;
+// Format 1: 64 KiB CRC blocks. Format 2: the block size is 1 << value[2].
+constexpr uint8_t kIndexFormatLegacy = 1;
+constexpr uint8_t kIndexFormat = 2;
 constexpr size_t kIndexValueSize = 16;
 constexpr size_t kWritebackMin = 256 * 1024;  // writes at least this large start their writeback
 
-uint64_t blocksFor(uint64_t length) { return (length + kBlockSize - 1) / kBlockSize; }
+uint64_t blocksFor(uint64_t length, uint32_t bs) { return (length + bs - 1) / bs; }
 
-uint32_t zeroBlockCrc() {
-  static const uint32_t crc = [] {
-    std::vector<uint8_t> z(kBlockSize, 0);
-    return crc32c(z.data(), z.size());
-  }();
-  return crc;
+uint32_t crcOfZeros(uint32_t bs) {
+  std::vector<uint8_t> z(bs, 0);
+  return crc32c(z.data(), z.size());
+}
+
+uint32_t zeroBlockCrc(uint32_t bs) {
+  static const uint32_t current = crcOfZeros(kBlockSize), legacy = crcOfZeros(kLegacyBlockSize);
+  return bs == kBlockSize ? current : bs == kLegacyBlockSize ? legacy : crcOfZeros(bs);
+}
+
+uint8_t log2Of(uint32_t v) {
+  uint8_t n = 0;
+  while ((1u << n) < v) ++n;
+  return n;
 }
 
 void putBE64(uint8_t* p, uint64_t v) {
@@ -123,11 +133,16 @@ Status DiskChunkStore::loadIndex() {
   Status bad;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     auto* val = static_cast<const uint8_t*>(v.mv_data);
-    if (k.mv_size != 8 || v.mv_size < kIndexValueSize || val[0] != kIndexFormat) {
-      bad = Status::error(EIO, "chunk index " + dir_ + "/index: unknown entry format");
+    bool known = k.mv_size == 8 && v.mv_size >= kIndexValueSize &&
+                 (val[0] == kIndexFormatLegacy || (val[0] == kIndexFormat && val[2] >= 9 && val[2] <= 20));
+    if (!known) {
+      bad = Status::error(EIO, "chunk index " + dir_ + "/index: unknown entry format " +
+                                   std::to_string(v.mv_size ? val[0] : 0) +
+                                   " (written by a newer basalt-chunk?)");
       break;
     }
     ChunkMeta m;
+    m.blockSize = val[0] == kIndexFormatLegacy ? kLegacyBlockSize : 1u << val[2];
     m.id = getBE64(static_cast<const uint8_t*>(k.mv_data));
     m.state = static_cast<ChunkState>(val[1]);
     m.length = static_cast<uint32_t>(getLE(val + 4, 4));
@@ -144,7 +159,7 @@ Status DiskChunkStore::loadIndex() {
     auto f = filesOf(m.id);
     int64_t dataSize = f.isOk() ? fileSize(f->data) : -1;
     int64_t crcSize = f.isOk() ? fileSize(f->crc) : -1;
-    if (dataSize != m.length || crcSize != static_cast<int64_t>(4 * blocksFor(m.length))) {
+    if (dataSize != m.length || crcSize != static_cast<int64_t>(4 * blocksFor(m.length, m.blockSize))) {
       log_->warn("{}: files disagree with the index (data {} bytes, crc {} bytes, index length {}); "
                  "marked damaged",
                  chunkName(m.id, m.version), dataSize, crcSize, m.length);
@@ -228,8 +243,10 @@ void DiskChunkStore::closeFiles(uint64_t id) {
 Status DiskChunkStore::putIndex(const ChunkMeta& m) {
   uint8_t key[8], val[kIndexValueSize] = {};
   putBE64(key, m.id);
-  val[0] = kIndexFormat;
+  bool legacy = m.blockSize == kLegacyBlockSize;
+  val[0] = legacy ? kIndexFormatLegacy : kIndexFormat;  // old chunks stay readable by old binaries
   val[1] = static_cast<uint8_t>(m.state);
+  if (!legacy) val[2] = log2Of(m.blockSize);
   putLE(val + 4, m.length, 4);
   putLE(val + 8, m.version, 8);
   MDB_txn* txn;
@@ -302,12 +319,18 @@ Status DiskChunkStore::reserve(const ChunkMeta& m, int fd, const char* what, uin
 
 Status DiskChunkStore::readBlock(const ChunkMeta& m, const Files& f, uint64_t b,
                                  uint32_t expectedCrc, uint8_t* buf) {
-  uint64_t start = b * kBlockSize;
-  memset(buf, 0, kBlockSize);
-  uint64_t want = std::min<uint64_t>(kBlockSize, m.length > start ? m.length - start : 0);
+  const uint32_t bs = m.blockSize;
+  uint64_t start = b * bs;
+  uint64_t want = std::min<uint64_t>(bs, m.length > start ? m.length - start : 0);
   ssize_t n = io_->pread(f.data, buf, want, static_cast<off_t>(start));
   if (n < 0) return ioError(m, "read", static_cast<int>(-n));
-  uint32_t crc = crc32c(buf, kBlockSize);
+  memset(buf + n, 0, bs - static_cast<size_t>(n));
+  return verifyBlock(m, b, expectedCrc, buf);
+}
+
+Status DiskChunkStore::verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expectedCrc,
+                                   const uint8_t* buf) {
+  uint32_t crc = crc32c(buf, m.blockSize);
   if (crc != expectedCrc) {
     std::string msg = chunkName(m.id, m.version) + " block " + std::to_string(b) + " on " +
                       serverName() + ": CRC mismatch (stored " + std::to_string(expectedCrc) +
@@ -378,20 +401,21 @@ Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, 
   auto f = filesOf(id);
   if (!f.isOk()) return f.status();
 
-  uint64_t oldBlocks = blocksFor(m.length);
-  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  const uint32_t bsz = m.blockSize;
+  uint64_t oldBlocks = blocksFor(m.length, bsz);
+  uint64_t firstB = offset / bsz, lastB = (end - 1) / bsz;
   // New CRCs for blocks [crcFirst, lastB]: the gap between the old end and this write reads as zeros.
   uint64_t crcFirst = std::min(firstB, oldBlocks);
   std::vector<uint32_t> crcs;
-  std::vector<uint8_t> buf(kBlockSize);
+  std::vector<uint8_t> buf(bsz);
   for (uint64_t b = crcFirst; b <= lastB; ++b) {
-    uint64_t bs = b * kBlockSize, be = bs + kBlockSize;
+    uint64_t bs = b * bsz, be = bs + bsz;
     if (b < firstB) {
-      crcs.push_back(zeroBlockCrc());
+      crcs.push_back(zeroBlockCrc(bsz));
       continue;
     }
     if (bs >= offset && be <= end) {
-      crcs.push_back(crc32c(data + (bs - offset), kBlockSize));
+      crcs.push_back(crc32c(data + (bs - offset), bsz));
       continue;
     }
     // Partial block: read-modify-write, verifying what we keep.
@@ -405,7 +429,7 @@ Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, 
     }
     uint64_t from = std::max<uint64_t>(bs, offset), to = std::min(be, end);
     memcpy(buf.data() + (from - bs), data + (from - offset), to - from);
-    crcs.push_back(crc32c(buf.data(), kBlockSize));
+    crcs.push_back(crc32c(buf.data(), bsz));
   }
 
   Status st = reserve(m, f->data, "space reservation", offset, len);
@@ -452,25 +476,26 @@ Status DiskChunkStore::truncate(uint64_t id, uint32_t length) {
   if (length == m.length) return Status::ok();
   auto f = filesOf(id);
   if (!f.isOk()) return f.status();
-  uint64_t oldBlocks = blocksFor(m.length), newBlocks = blocksFor(length);
+  const uint32_t bsz = m.blockSize;
+  uint64_t oldBlocks = blocksFor(m.length, bsz), newBlocks = blocksFor(length, bsz);
   ChunkMeta after = m;
   after.length = length;
   if (length < m.length) {
     // The new last block loses its tail: its CRC changes.
     std::vector<uint32_t> lastCrc;
-    if (length % kBlockSize != 0) {
-      uint64_t b = length / kBlockSize;
-      std::vector<uint8_t> buf(kBlockSize);
+    if (length % bsz != 0) {
+      uint64_t b = length / bsz;
+      std::vector<uint8_t> buf(bsz);
       auto old = readCrcs(m, *f, b, 1);
       if (!old.isOk()) return old.status();
       Status st = readBlock(m, *f, b, (*old)[0], buf.data());
       if (!st.isOk()) return st;
-      memset(buf.data() + length % kBlockSize, 0, kBlockSize - length % kBlockSize);
-      lastCrc.push_back(crc32c(buf.data(), kBlockSize));
+      memset(buf.data() + length % bsz, 0, bsz - length % bsz);
+      lastCrc.push_back(crc32c(buf.data(), bsz));
     }
     if (int rc = io_->ftruncate(f->data, length)) return damage(m, ioError(m, "truncate", -rc));
     if (!lastCrc.empty()) {
-      Status st = writeCrcs(m, *f, length / kBlockSize, lastCrc);
+      Status st = writeCrcs(m, *f, length / bsz, lastCrc);
       if (!st.isOk()) return damage(m, st);
     }
     if (int rc = io_->ftruncate(f->crc, static_cast<off_t>(newBlocks * 4))) {
@@ -478,7 +503,7 @@ Status DiskChunkStore::truncate(uint64_t id, uint32_t length) {
     }
   } else {
     // Growing adds zeros: the old last block's CRC already counts its tail as zeros.
-    std::vector<uint32_t> crcs(newBlocks - oldBlocks, zeroBlockCrc());
+    std::vector<uint32_t> crcs(newBlocks - oldBlocks, zeroBlockCrc(bsz));
     Status st = reserve(m, f->crc, "CRC space reservation", oldBlocks * 4, crcs.size() * 4);
     if (!st.isOk()) return st;
     if (int rc = io_->ftruncate(f->data, length)) return ioError(m, "truncate", -rc);
@@ -501,13 +526,14 @@ Status DiskChunkStore::zero(uint64_t id, uint32_t offset, uint32_t len) {
   if (offset >= end) return Status::ok();  // past the length everything reads as zeros already
   auto f = filesOf(id);
   if (!f.isOk()) return f.status();
-  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  const uint32_t bsz = m.blockSize;
+  uint64_t firstB = offset / bsz, lastB = (end - 1) / bsz;
   std::vector<uint32_t> crcs;
-  std::vector<uint8_t> buf(kBlockSize);
+  std::vector<uint8_t> buf(bsz);
   for (uint64_t b = firstB; b <= lastB; ++b) {
-    uint64_t bs = b * kBlockSize, be = bs + kBlockSize;
+    uint64_t bs = b * bsz, be = bs + bsz;
     if (bs >= offset && std::min<uint64_t>(be, m.length) <= end) {
-      crcs.push_back(zeroBlockCrc());  // every byte of the block up to the length is zeroed
+      crcs.push_back(zeroBlockCrc(bsz));  // every byte of the block up to the length is zeroed
       continue;
     }
     auto old = readCrcs(m, *f, b, 1);
@@ -516,7 +542,7 @@ Status DiskChunkStore::zero(uint64_t id, uint32_t offset, uint32_t len) {
     if (!st.isOk()) return st;
     uint64_t from = std::max<uint64_t>(bs, offset), to = std::min(be, end);
     memset(buf.data() + (from - bs), 0, to - from);
-    crcs.push_back(crc32c(buf.data(), kBlockSize));
+    crcs.push_back(crc32c(buf.data(), bsz));
   }
   int rc = io_->fallocate(f->data, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
                           static_cast<off_t>(end - offset));
@@ -542,22 +568,30 @@ Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t*
     return Status::error(EIO, msg);
   }
   if (len == 0) return Status::ok();  // `out` may be null for an empty read (an empty chunk's fetch)
-  memset(out, 0, len);
   uint64_t end = std::min<uint64_t>(uint64_t{offset} + len, m.length);
-  if (offset >= end) return Status::ok();
+  if (offset >= end) {
+    memset(out, 0, len);
+    return Status::ok();
+  }
   auto f = filesOf(id);
   if (!f.isOk()) return f.status();
-  uint64_t firstB = offset / kBlockSize, lastB = (end - 1) / kBlockSize;
+  const uint32_t bsz = m.blockSize;
+  uint64_t firstB = offset / bsz, lastB = (end - 1) / bsz;
   auto crcs = readCrcs(m, *f, firstB, lastB - firstB + 1);
   if (!crcs.isOk()) return crcs.status();
-  std::vector<uint8_t> buf(kBlockSize);
+  // One read for every block the range touches (CRCs cover whole blocks), then verify each.
+  uint64_t spanStart = firstB * bsz, spanBytes = (lastB - firstB + 1) * bsz;
+  uint64_t want = std::min<uint64_t>(spanBytes, m.length - spanStart);
+  std::unique_ptr<uint8_t[]> span(new uint8_t[spanBytes]);
+  ssize_t n = io_->pread(f->data, span.get(), want, static_cast<off_t>(spanStart));
+  if (n < 0) return ioError(m, "read", static_cast<int>(-n));
+  memset(span.get() + n, 0, spanBytes - static_cast<size_t>(n));  // past the length, or a short file
   for (uint64_t b = firstB; b <= lastB; ++b) {
-    Status st = readBlock(m, *f, b, (*crcs)[b - firstB], buf.data());
+    Status st = verifyBlock(m, b, (*crcs)[b - firstB], span.get() + (b - firstB) * bsz);
     if (!st.isOk()) return st;
-    uint64_t bs = b * kBlockSize;
-    uint64_t from = std::max<uint64_t>(bs, offset), to = std::min<uint64_t>(bs + kBlockSize, end);
-    memcpy(out + (from - offset), buf.data() + (from - bs), to - from);
   }
+  memcpy(out, span.get() + (offset - spanStart), end - offset);
+  memset(out + (end - offset), 0, len - (end - offset));
   return Status::ok();
 }
 
@@ -565,16 +599,17 @@ Status DiskChunkStore::replace(uint64_t id, uint64_t version, const uint8_t* dat
   ChunkMeta m{id, version, static_cast<uint32_t>(len), ChunkState::kOk};
   if (len > kMaxChunkLength) return Status::error(EFBIG, chunkName(id) + ": replace beyond the largest chunk");
   std::string dataTmp = dataPath(id) + ".new", crcTmp = crcPath(id) + ".new";
-  std::vector<uint32_t> crcs(blocksFor(len));
-  std::vector<uint8_t> buf(kBlockSize);
+  const uint32_t bsz = m.blockSize;
+  std::vector<uint32_t> crcs(blocksFor(len, bsz));
+  std::vector<uint8_t> buf(bsz);
   for (uint64_t b = 0; b < crcs.size(); ++b) {
-    uint64_t bs = b * kBlockSize, n = std::min<uint64_t>(kBlockSize, len - bs);
-    if (n == kBlockSize) {
-      crcs[b] = crc32c(data + bs, kBlockSize);
+    uint64_t bs = b * bsz, n = std::min<uint64_t>(bsz, len - bs);
+    if (n == bsz) {
+      crcs[b] = crc32c(data + bs, bsz);
     } else {
       std::fill(buf.begin(), buf.end(), 0);
       memcpy(buf.data(), data + bs, n);
-      crcs[b] = crc32c(buf.data(), kBlockSize);
+      crcs[b] = crc32c(buf.data(), bsz);
     }
   }
   Files tmp;

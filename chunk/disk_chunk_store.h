@@ -1,7 +1,8 @@
 // The chunk store on a local filesystem (format: docs/formats.md, "Chunk store"):
 //   DIR/chunks/<id as 16 hex digits>       the chunk's bytes; file size == chunk length
-//   DIR/chunks/<id as 16 hex digits>.crc   CRC32C of each 64 KiB block, little-endian u32s
-//   DIR/index/                             LMDB: BE64(id) -> (format, state, length, version)
+//   DIR/chunks/<id as 16 hex digits>.crc   CRC32C of each block (4 KiB; 64 KiB in chunks from
+//                                          before format 2), little-endian u32s
+//   DIR/index/                             LMDB: BE64(id) -> (format, state, block size, length, version)
 //
 // Mutations compute every new block CRC first (reading and verifying the partial blocks at the
 // edges), reserve space with fallocate (so a full disk fails before anything changed: ENOSPC), then
@@ -78,9 +79,11 @@ class DiskChunkStore final : public ChunkStore {
   Status delIndex(uint64_t id);
   // Marks the chunk kDamaged after a failure half-way through a mutation; returns `cause`.
   Status damage(ChunkMeta m, Status cause);
-  // Reads block `b` of a chunk of length `length` into buf (kBlockSize bytes, zeros past the
-  // length) and verifies it against `expectedCrc`.
+  // Reads block `b` of chunk `m` into buf (m.blockSize bytes, zeros past the length) and verifies
+  // it against `expectedCrc`.
   Status readBlock(const ChunkMeta& m, const Files& f, uint64_t b, uint32_t expectedCrc, uint8_t* buf);
+  // EIO naming chunk, block and server when the m.blockSize bytes at `buf` do not have `expectedCrc`.
+  Status verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expectedCrc, const uint8_t* buf);
   Result<std::vector<uint32_t>> readCrcs(const ChunkMeta& m, const Files& f, uint64_t first, uint64_t count);
   Status writeCrcs(const ChunkMeta& m, const Files& f, uint64_t first, const std::vector<uint32_t>& crcs);
   Status reserve(const ChunkMeta& m, int fd, const char* what, uint64_t offset, uint64_t len);

@@ -1,7 +1,7 @@
-// A small cache of file blocks for random readers. A chunk server reads and CRC-checks a whole
-// 64 KiB block to answer any read inside it, so a small read that misses fetches the whole block
-// (clamped at the end of file) and keeps it: the next small reads in that block are answered
-// without a round trip. Least recently used blocks go first; at most `budgetBytes` are held.
+// A small cache of file blocks for random readers. A round trip to a chunk server costs far more
+// than the bytes it carries, so a small read that misses fetches its whole 64 KiB block (clamped
+// at the end of file) and keeps it: the next small reads in that block are answered without a
+// round trip. Least recently used blocks go first; at most `budgetBytes` are held.
 //
 // Same invalidation as readahead (readahead.h): this client's writes and truncates, another
 // client's pushed changes and an open that sees the file changed drop the file's blocks; a fetch

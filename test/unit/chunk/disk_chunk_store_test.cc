@@ -7,6 +7,9 @@
 #include <atomic>
 #include <cstring>
 
+#include <lmdb.h>
+
+#include "chunk/crc32c.h"
 #include "chunk/disk_chunk_store.h"
 #include "chunk/mem_chunk_store.h"
 #include "test_util.h"
@@ -286,4 +289,130 @@ TEST_CASE("a store with many more chunks than the open-file cache keeps a bounde
     REQUIRE(got[999] == static_cast<uint8_t>(id));
   }
   CHECK(openFds() <= before + 2 * DiskChunkStore::kMaxOpenChunks + 4);
+}
+
+namespace {
+class CountingFileIo : public PosixFileIo {
+ public:
+  ssize_t pread(int fd, void* buf, size_t len, off_t off) override {
+    ++preads;
+    return PosixFileIo::pread(fd, buf, len, off);
+  }
+  uint64_t preads = 0;
+};
+
+// Writes chunk `id` the way a basalt-chunk before format 2 did: 64 KiB CRC blocks, index format 1.
+void writeLegacyChunk(const std::string& dir, uint64_t id, uint64_t version,
+                      const std::vector<uint8_t>& bytes) {
+  char name[17];
+  snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(id));
+  std::string data = dir + "/chunks/" + name;
+  int fd = ::open(data.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  std::vector<uint8_t> crcs;
+  for (size_t off = 0; off < bytes.size(); off += kLegacyBlockSize) {
+    std::vector<uint8_t> block(kLegacyBlockSize, 0);
+    std::copy(bytes.begin() + off, bytes.begin() + std::min(bytes.size(), off + kLegacyBlockSize), block.begin());
+    uint32_t c = crc32c(block.data(), block.size());
+    for (int i = 0; i < 4; ++i) crcs.push_back(static_cast<uint8_t>(c >> (8 * i)));
+  }
+  fd = ::open((data + ".crc").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(::pwrite(fd, crcs.data(), crcs.size(), 0) == static_cast<ssize_t>(crcs.size()));
+  ::close(fd);
+  MDB_env* env;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_open(env, (dir + "/index").c_str(), MDB_NOTLS, 0644) == 0);
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  REQUIRE(mdb_dbi_open(txn, nullptr, 0, &dbi) == 0);
+  uint8_t key[8], val[16] = {};
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<uint8_t>(id >> (8 * (7 - i)));
+  val[0] = 1;  // format 1
+  for (int i = 0; i < 4; ++i) val[4 + i] = static_cast<uint8_t>(bytes.size() >> (8 * i));
+  for (int i = 0; i < 8; ++i) val[8 + i] = static_cast<uint8_t>(version >> (8 * i));
+  MDB_val k{sizeof(key), key}, v{sizeof(val), val};
+  REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+uint8_t indexFormatOf(const std::string& dir, uint64_t id) {
+  MDB_env* env;
+  REQUIRE(mdb_env_create(&env) == 0);
+  REQUIRE(mdb_env_open(env, (dir + "/index").c_str(), MDB_NOTLS | MDB_RDONLY, 0644) == 0);
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  REQUIRE(mdb_dbi_open(txn, nullptr, 0, &dbi) == 0);
+  uint8_t key[8];
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<uint8_t>(id >> (8 * (7 - i)));
+  MDB_val k{sizeof(key), key}, v;
+  REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+  uint8_t format = static_cast<const uint8_t*>(v.mv_data)[0];
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return format;
+}
+}  // namespace
+
+TEST_CASE("new chunks checksum 4 KiB blocks: an aligned 4 KiB write reads nothing back") {
+  TempDir dir;
+  CountingFileIo io;
+  auto s = openStore(dir.path(), &io);
+  REQUIRE(s->create(1, 1, ChunkState::kOk).isOk());
+  std::mt19937 rng(3);
+  auto data = randomBytes(rng, 256 * 1024);
+  REQUIRE(s->write(1, 0, data.data(), data.size()).isOk());
+  CHECK(s->stat(1)->blockSize == 4096);
+  uint64_t before = io.preads;
+  auto page = randomBytes(rng, 4096);
+  REQUIRE(s->write(1, 40960, page.data(), page.size()).isOk());
+  CHECK(io.preads == before);  // no read-modify-write
+  std::copy(page.begin(), page.end(), data.begin() + 40960);
+  CHECK(readAll(*s, 1, 0, 256 * 1024) == data);
+  int fd = ::open(s->crcPath(1).c_str(), O_RDONLY);
+  CHECK(lseek(fd, 0, SEEK_END) == 4 * 64);  // one CRC per 4 KiB
+  ::close(fd);
+  CHECK(indexFormatOf(dir.path(), 1) == 2);
+}
+
+TEST_CASE("chunks written with 64 KiB CRC blocks (index format 1) stay readable and writable") {
+  TempDir dir;
+  { openStore(dir.path()); }  // creates the layout and the index
+  std::mt19937 rng(11);
+  Model model;
+  model.bytes = randomBytes(rng, 100000);
+  writeLegacyChunk(dir.path(), 6, 4, model.bytes);
+  {
+    auto s = openStore(dir.path());
+    auto m = s->stat(6);
+    REQUIRE(m.isOk());
+    CHECK(m->blockSize == kLegacyBlockSize);
+    CHECK((m->state == ChunkState::kOk));  // the open-time size check knows the old CRC count
+    CHECK(readAll(*s, 6, 0, 120000) == model.read(0, 120000));
+    auto d = randomBytes(rng, 10);
+    REQUIRE(s->write(6, 70000, d.data(), d.size()).isOk());  // read-modify-write of block 1
+    model.write(70000, d);
+    auto e = randomBytes(rng, 50000);
+    REQUIRE(s->write(6, 130000, e.data(), e.size()).isOk());  // grows over a gap
+    model.write(130000, e);
+    CHECK(readAll(*s, 6, 0, 200000) == model.read(0, 200000));
+    REQUIRE(s->truncate(6, 90000).isOk());
+    model.truncate(90000);
+    REQUIRE(s->zero(6, 1000, 70000).isOk());
+    model.zero(1000, 70000);
+    CHECK(readAll(*s, 6, 0, 200000) == model.read(0, 200000));
+    REQUIRE(s->sync(6).isOk());
+  }
+  CHECK(indexFormatOf(dir.path(), 6) == 1);  // an old chunk keeps its format
+  auto s = openStore(dir.path());
+  CHECK(s->stat(6)->blockSize == kLegacyBlockSize);
+  CHECK((s->stat(6)->state == ChunkState::kOk));
+  CHECK(readAll(*s, 6, 0, 200000) == model.read(0, 200000));
+  // A replace (an install from a primary) rewrites it with the current block size.
+  REQUIRE(s->replace(6, 5, model.bytes.data(), model.bytes.size()).isOk());
+  CHECK(s->stat(6)->blockSize == kBlockSize);
+  CHECK(readAll(*s, 6, 0, 200000) == model.read(0, 200000));
 }
