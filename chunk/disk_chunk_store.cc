@@ -369,11 +369,23 @@ Result<ChunkMeta> DiskChunkStore::stat(uint64_t id) { return metaOf(id); }
 
 Status DiskChunkStore::create(uint64_t id, uint64_t version, ChunkState state) {
   ChunkMeta m{id, version, 0, state};
-  auto f = filesOf(id);
-  if (!f.isOk()) return f.status();
-  if (int rc = io_->ftruncate(f->data, 0)) return ioError(m, "truncate", -rc);
-  if (int rc = io_->ftruncate(f->crc, 0)) return ioError(m, "CRC truncate", -rc);
+  // The files of a new chunk are made by its first write (filesOf creates them): a file created
+  // and never written costs no files here. Existing ones are emptied.
+  if (hasFiles(id)) {
+    auto f = filesOf(id);
+    if (!f.isOk()) return f.status();
+    if (int rc = io_->ftruncate(f->data, 0)) return ioError(m, "truncate", -rc);
+    if (int rc = io_->ftruncate(f->crc, 0)) return ioError(m, "CRC truncate", -rc);
+  }
   return putIndex(m);
+}
+
+bool DiskChunkStore::hasFiles(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (files_.count(id)) return true;
+  }
+  return ::access(dataPath(id).c_str(), F_OK) == 0 || ::access(crcPath(id).c_str(), F_OK) == 0;
 }
 
 Status DiskChunkStore::setMeta(uint64_t id, uint64_t version, ChunkState state) {

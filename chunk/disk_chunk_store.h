@@ -73,7 +73,10 @@ class DiskChunkStore final : public ChunkStore {
   Status openIndex();
   Status loadIndex();
   Result<ChunkMeta> metaOf(uint64_t id);
+  // The chunk's files, opened (and created when missing) and cached.
   Result<Files> filesOf(uint64_t id);
+  // Whether the chunk has files on disk (or open).
+  bool hasFiles(uint64_t id);
   void closeFiles(uint64_t id);
   Status putIndex(const ChunkMeta& m);
   Status delIndex(uint64_t id);

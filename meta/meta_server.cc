@@ -1,6 +1,7 @@
 #include "meta/meta_server.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <kj/debug.h>
 
@@ -188,6 +189,13 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     cr.setHandle(cr.getOpen() ? nextHandle_++ : 0);
   }
   log_->debug("session {:x} seq {}: command {}", session, cmd.getSeq(), static_cast<int>(cmd.which()));
+  bool createsFile = cmd.isCreate() && cmd.getCreate().getOpen() && S_ISREG(cmd.getCreate().getMode());
+  if (createsFile && createHook_) {
+    uint64_t ino = cmd.getCreate().getIno(), parent = cmd.getCreate().getParent();
+    auto applied = committer_.submit(kj::mv(msg));
+    createHook_(ino, parent);
+    return applied;
+  }
   bool setsSize = cmd.isSetAttr() && (cmd.getSetAttr().getValid() & rpc::SET_SIZE);
   if (!setsSize || !truncateHook_) return committer_.submit(kj::mv(msg));
   uint64_t ino = cmd.getSetAttr().getIno(), size = cmd.getSetAttr().getSize();

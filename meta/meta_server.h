@@ -102,6 +102,12 @@ class MetaServer {
   using TruncateHook = std::function<kj::Promise<Status>(uint64_t ino, uint64_t newSize)>;
   void setTruncateHook(TruncateHook hook) { truncateHook_ = std::move(hook); }
 
+  // Called when a client's create(2) of a regular file (`ino`, in directory `parent`) has been
+  // queued for commit, in the same turn: commands the hook submits now join the create's batch
+  // (one commit for both). The data path allocates the file's first chunk this way.
+  using CreateHook = std::function<void(uint64_t ino, uint64_t parent)>;
+  void setCreateHook(CreateHook hook) { createHook_ = std::move(hook); }
+
   // Stops taking mutations (ESHUTDOWN) and resolves when the batch in flight has committed.
   kj::Promise<void> shutdown();
 
@@ -147,6 +153,7 @@ class MetaServer {
   std::set<uint64_t> orphans_;
   std::set<uint64_t> reclaiming_;
   TruncateHook truncateHook_;
+  CreateHook createHook_;
   kj::Own<kj::TaskSet::ErrorHandler> errorHandler_;
   kj::Own<kj::TaskSet> tasks_;
   kj::Own<LockManager> locks_;  // destroyed first: its tasks commit through committer_

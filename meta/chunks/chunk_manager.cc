@@ -55,6 +55,7 @@ void ChunkManager::start() {
   log_->info("chunk map: next chunk id {}, {} chunk servers known; they re-register now", nextChunkId_,
              servers_.size());
   server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
+  server_.setCreateHook([this](uint64_t ino, uint64_t parent) { preallocate(ino, parent); });
   tasks_->add(watchLiveness());
   tasks_->add(collectGarbage());
   tasks_->add(repairLoop());
@@ -416,6 +417,44 @@ kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index,
     log_->debug("inode {} chunk {}: allocated chunk {} on {}", e.ino, e.index, e.id, idList(e.replicas));
     return appoint(e, e.replicas, false, 0, true);
   });
+}
+
+void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
+  uint8_t replication;
+  {
+    Txn txn = server_.store().beginRead();
+    auto p = loadInode(txn, parent);
+    if (!p.isOk()) return;  // the create fails too
+    replication = p->replication;  // a new file inherits its directory's
+  }
+  Entry e;
+  e.ino = ino;
+  e.index = 0;
+  e.version = 1;
+  e.id = nextChunkId_;
+  e.replicas = ring_.place(e.id, replication);
+  // Short of replicas, leave it to the first write, which retries placement and says why.
+  if (e.replicas.size() < replication) return;
+  ++nextChunkId_;
+  // Submitted now, so it commits with the create (applied after it: when the create failed or
+  // opened an existing file, inode `ino` does not exist and this fails alone with ENOENT).
+  auto recorded = setChunk(e, 0).fork();
+  tasks_->add(serialized(allocationKey(ino, 0),
+                         [this, e, recorded = recorded.addBranch()]() mutable {
+                           return recorded.then([this, e](Status st) -> kj::Promise<Result<Layout>> {
+                             if (!st.isOk()) return Result<Layout>(st);
+                             log_->debug("inode {} chunk 0: allocated chunk {} on {} with the create", e.ino,
+                                         e.id, idList(e.replicas));
+                             return appoint(e, e.replicas, false, 0, true);
+                           });
+                         })
+                  .then([this, ino](Result<Layout> r) {
+                    // Not an error for the create: the first write allocates or appoints again.
+                    if (!r.isOk() && r.status().code() != ENOENT) {
+                      log_->info("inode {}: chunk 0 allocated with the create has no primary yet: {}", ino,
+                                 r.status().toString());
+                    }
+                  }));
 }
 
 kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces) {

@@ -168,6 +168,10 @@ class ChunkManager final : public CapacitySource {
 
   kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
                                        int attempt);
+  // The create hook: allocates chunk 0 of a file being created, with its SetChunk in the create's
+  // commit, and appoints its primary once that commit is done (a getLayout of it waits for that).
+  // Does nothing without enough live servers; the first write then allocates as before.
+  void preallocate(uint64_t ino, uint64_t parent);
   kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
   // may be placed anew if its first primary fails.

@@ -416,3 +416,27 @@ TEST_CASE("chunks written with 64 KiB CRC blocks (index format 1) stay readable 
   CHECK(s->stat(6)->blockSize == kBlockSize);
   CHECK(readAll(*s, 6, 0, 200000) == model.read(0, 200000));
 }
+
+TEST_CASE("a new chunk gets its files at its first write; create empties a chunk that has them") {
+  TempDir dir;
+  auto s = openStore(dir.path());
+  REQUIRE(s->create(3, 1, ChunkState::kOk).isOk());
+  CHECK(::access(s->dataPath(3).c_str(), F_OK) != 0);  // a file created and never written: no files
+  CHECK(::access(s->crcPath(3).c_str(), F_OK) != 0);
+  CHECK(s->stat(3)->length == 0);
+  CHECK(readAll(*s, 3, 0, 100) == std::vector<uint8_t>(100, 0));
+  REQUIRE(s->sync(3).isOk());
+  std::vector<uint8_t> d(5000, 'x');
+  REQUIRE(s->write(3, 0, d.data(), d.size()).isOk());
+  CHECK(::access(s->dataPath(3).c_str(), F_OK) == 0);
+  REQUIRE(s->create(3, 2, ChunkState::kOk).isOk());  // reset: emptied, version 2
+  CHECK(s->stat(3)->length == 0);
+  CHECK(s->stat(3)->version == 2);
+  CHECK(readAll(*s, 3, 0, 100) == std::vector<uint8_t>(100, 0));
+  REQUIRE(s->create(4, 1, ChunkState::kOk).isOk());
+  s.reset();
+  auto r = openStore(dir.path());  // an empty chunk without files reopens fine
+  CHECK((r->stat(4)->state == ChunkState::kOk));
+  CHECK((r->stat(3)->state == ChunkState::kOk));
+  CHECK(r->stat(3)->length == 0);
+}

@@ -288,3 +288,57 @@ TEST_CASE("the RPC services answer over a real connection") {
   again.setResume(opened.getId());
   CHECK(again.send().wait(ws).getId() == opened.getId());
 }
+
+TEST_CASE("the create hook's commands commit in the create's batch; a create that made no inode fails them") {
+  Server s;
+  uint64_t id = s.session();
+  std::vector<kj::Promise<Applied>> hooked;
+  std::vector<uint64_t> hookedInos;
+  s.server->setCreateHook([&](uint64_t ino, uint64_t parent) {
+    CHECK(parent == kRootIno);
+    hookedInos.push_back(ino);
+    hooked.push_back(s.server->submitInternal([ino](rpc::Command::Builder c) {
+      auto sc = c.initSetChunk();
+      sc.setIno(ino);
+      sc.setChunkId(1000 + ino);
+      sc.setVersion(1);
+      sc.initReplicas(1).set(0, 7);
+    }));
+  });
+  uint64_t commitsBefore = s.server->committer().commits();
+  auto a = s.createOpen(id, "f");
+  REQUIRE(code(a) == 0);
+  REQUIRE(hooked.size() == 1);
+  auto chunk = hooked[0].wait(s.loop.waitScope());
+  CHECK(code(chunk) == 0);
+  CHECK(s.server->committer().commits() == commitsBefore + 1);  // one commit for both
+  uint64_t ino = a.reply().getAttr().getIno();
+  CHECK(hookedInos[0] == ino);
+  CHECK(s.store->beginRead().exists(Table::kChunks, chunkKey(ino, 0)));
+
+  // O_CREAT of an existing name opens it: the inode number the leader set aside is never made,
+  // so the hook's command fails alone and the existing file keeps its chunk map.
+  auto again = s.mutate(id, [&](rpc::Command::Builder c) {
+    auto cr = c.initCreate();
+    cr.setParent(kRootIno);
+    cr.setName("f");
+    cr.setMode(S_IFREG | 0644);
+    cr.setOpen(true);
+    cr.setOpenFlags(O_RDWR);
+  });
+  REQUIRE(code(again) == 0);
+  CHECK(again.reply().getAttr().getIno() == ino);
+  REQUIRE(hooked.size() == 2);
+  CHECK(code(hooked[1].wait(s.loop.waitScope())) == ENOENT);
+  CHECK(!s.store->beginRead().exists(Table::kChunks, chunkKey(hookedInos[1], 0)));
+
+  // mkdir is not a file create: no hook.
+  auto d = s.mutate(id, [&](rpc::Command::Builder c) {
+    auto cr = c.initCreate();
+    cr.setParent(kRootIno);
+    cr.setName("d");
+    cr.setMode(S_IFDIR | 0755);
+  });
+  REQUIRE(code(d) == 0);
+  CHECK(hooked.size() == 2);
+}
