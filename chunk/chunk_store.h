@@ -42,7 +42,7 @@ struct ChunkMeta {
   uint64_t version = 0;
   uint32_t length = 0;
   ChunkState state = ChunkState::kOk;
-  uint32_t blockSize = kBlockSize;  // bytes per CRC block (kept for the chunk's life until a replace)
+  uint32_t blockSize = kBlockSize;  // bytes per CRC block (kept until a create or replace starts the chunk anew)
 };
 
 struct StoreUsage {

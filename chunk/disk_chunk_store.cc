@@ -155,6 +155,7 @@ Status DiskChunkStore::loadIndex() {
   for (ChunkMeta m : loaded) {
     metas_[m.id] = m;
     if (m.state == ChunkState::kDamaged) continue;
+    if (m.length == 0 && !hasFiles(m.id)) continue;  // never written: its files come with the first write
     // A crash between writing data, CRCs and the index leaves sizes that disagree: fail loudly.
     auto f = filesOf(m.id);
     int64_t dataSize = f.isOk() ? fileSize(f->data) : -1;

@@ -397,12 +397,7 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
 
 kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index, uint8_t replication, int attempt) {
   KJ_IF_MAYBE(e, loadEntry(ino, index)) { return ensurePrimary(*e, 0); }  // allocated meanwhile
-  Entry e;
-  e.ino = ino;
-  e.index = index;
-  e.id = nextChunkId_++;
-  e.version = 1;
-  e.replicas = ring_.place(e.id, replication);
+  Entry e = newEntry(ino, index, replication);
   if (e.replicas.empty()) {
     return Result<Layout>(Status::error(EIO, "no chunk server is available for chunk " + std::to_string(index) +
                                                  " of inode " + std::to_string(ino) + " (" +
@@ -414,9 +409,23 @@ kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index,
   return setChunk(e, 0).then([this, e, replication, attempt](Status st) mutable -> kj::Promise<Result<Layout>> {
     if (st.code() == EEXIST && attempt < kMaxAttempts) return allocate(e.ino, e.index, replication, attempt + 1);
     if (!st.isOk()) return Result<Layout>(st);
-    log_->debug("inode {} chunk {}: allocated chunk {} on {}", e.ino, e.index, e.id, idList(e.replicas));
-    return appoint(e, e.replicas, false, 0, true);
+    return appointNew(e);
   });
+}
+
+ChunkManager::Entry ChunkManager::newEntry(uint64_t ino, uint32_t index, uint8_t replication) {
+  Entry e;
+  e.ino = ino;
+  e.index = index;
+  e.id = nextChunkId_++;  // an id given up unused is only a gap: nothing refers to it
+  e.version = 1;
+  e.replicas = ring_.place(e.id, replication);
+  return e;
+}
+
+kj::Promise<Result<Layout>> ChunkManager::appointNew(const Entry& e) {
+  log_->debug("inode {} chunk {}: allocated chunk {} on {}", e.ino, e.index, e.id, idList(e.replicas));
+  return appoint(e, e.replicas, false, 0, true);
 }
 
 void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
@@ -427,15 +436,9 @@ void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
     if (!p.isOk()) return;  // the create fails too
     replication = p->replication;  // a new file inherits its directory's
   }
-  Entry e;
-  e.ino = ino;
-  e.index = 0;
-  e.version = 1;
-  e.id = nextChunkId_;
-  e.replicas = ring_.place(e.id, replication);
+  Entry e = newEntry(ino, 0, replication);
   // Short of replicas, leave it to the first write, which retries placement and says why.
   if (e.replicas.size() < replication) return;
-  ++nextChunkId_;
   // Submitted now, so it commits with the create (applied after it: when the create failed or
   // opened an existing file, inode `ino` does not exist and this fails alone with ENOENT).
   auto recorded = setChunk(e, 0).fork();
@@ -443,9 +446,7 @@ void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
                          [this, e, recorded = recorded.addBranch()]() mutable {
                            return recorded.then([this, e](Status st) -> kj::Promise<Result<Layout>> {
                              if (!st.isOk()) return Result<Layout>(st);
-                             log_->debug("inode {} chunk 0: allocated chunk {} on {} with the create", e.ino,
-                                         e.id, idList(e.replicas));
-                             return appoint(e, e.replicas, false, 0, true);
+                             return appointNew(e);
                            });
                          })
                   .then([this, ino](Result<Layout> r) {

@@ -168,6 +168,11 @@ class ChunkManager final : public CapacitySource {
 
   kj::Promise<Result<Layout>> allocate(uint64_t ino, uint32_t index, uint8_t replication,
                                        int attempt);
+  // A new chunk for (ino, index): the next id, version 1, replicas from the ring (fewer, or none,
+  // when not enough servers are live).
+  Entry newEntry(uint64_t ino, uint32_t index, uint8_t replication);
+  // Appoints the first primary of a chunk just recorded (every replica assigned at once: fresh).
+  kj::Promise<Result<Layout>> appointNew(const Entry& e);
   // The create hook: allocates chunk 0 of a file being created, with its SetChunk in the create's
   // commit, and appoints its primary once that commit is done (a getLayout of it waits for that).
   // Does nothing without enough live servers; the first write then allocates as before.

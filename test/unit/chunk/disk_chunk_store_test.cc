@@ -435,8 +435,9 @@ TEST_CASE("a new chunk gets its files at its first write; create empties a chunk
   CHECK(readAll(*s, 3, 0, 100) == std::vector<uint8_t>(100, 0));
   REQUIRE(s->create(4, 1, ChunkState::kOk).isOk());
   s.reset();
-  auto r = openStore(dir.path());  // an empty chunk without files reopens fine
+  auto r = openStore(dir.path());  // an empty chunk without files reopens fine, still without files
   CHECK((r->stat(4)->state == ChunkState::kOk));
+  CHECK(::access(r->dataPath(4).c_str(), F_OK) != 0);
   CHECK((r->stat(3)->state == ChunkState::kOk));
   CHECK(r->stat(3)->length == 0);
 }
