@@ -20,6 +20,28 @@ constexpr uint8_t kIndexFormatLegacy = 1;
 constexpr uint8_t kIndexFormat = 2;
 constexpr size_t kIndexValueSize = 16;
 constexpr size_t kWritebackMin = 256 * 1024;  // writes at least this large start their writeback
+constexpr size_t kDirectAlign = 4096;          // offset, length and memory alignment of O_DIRECT
+constexpr size_t kDirectPiece = 4 << 20;       // the most one direct call moves
+
+// This worker thread's buffer (4 KiB-aligned, for direct I/O; at least `len` <= kDirectPiece bytes),
+// kept for the thread's life: a reused buffer is warm, a fresh allocation faults in every page.
+uint8_t* workerBuffer(size_t len) {
+  struct Buffer {
+    uint8_t* p = nullptr;
+    size_t cap = 0;
+    ~Buffer() { free(p); }
+  };
+  thread_local Buffer b;
+  if (b.cap < len) {
+    free(b.p);
+    size_t cap = std::max<size_t>(1 << 20, (len + kDirectAlign - 1) & ~(kDirectAlign - 1));
+    b.p = static_cast<uint8_t*>(aligned_alloc(kDirectAlign, cap));
+    b.cap = b.p != nullptr ? cap : 0;
+  }
+  return b.p;
+}
+
+bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0; }
 
 uint64_t blocksFor(uint64_t length, uint32_t bs) { return (length + bs - 1) / bs; }
 
@@ -219,10 +241,18 @@ Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
     ::close(f.data);
     return Status::error(err, "cannot open " + crcPath(id) + ": " + strerror(err));
   }
-  int data = f.data, crc = f.crc;
-  f.owner = std::shared_ptr<void>(nullptr, [data, crc](void*) {
+  if (directIo_) {
+    f.direct = ::open(dataPath(id).c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (f.direct < 0 && errno == EINVAL && directIo_.exchange(false)) {
+      log_->info("{}: the filesystem under {} refuses O_DIRECT; chunk data goes through the page cache",
+                 serverName_, dir_);
+    }
+  }
+  int data = f.data, crc = f.crc, direct = f.direct;
+  f.owner = std::shared_ptr<void>(nullptr, [data, crc, direct](void*) {
     ::close(data);
     ::close(crc);
+    if (direct >= 0) ::close(direct);
   });
   while (files_.size() >= kMaxOpenChunks) {
     files_.erase(lru_.back());
@@ -316,6 +346,36 @@ Status DiskChunkStore::reserve(const ChunkMeta& m, int fd, const char* what, uin
   int rc = io_->fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(len));
   if (rc == 0 || rc == -EOPNOTSUPP) return Status::ok();  // no fallocate: the write itself may fail
   return ioError(m, what, -rc);
+}
+
+ssize_t DiskChunkStore::writeData(const Files& f, uint64_t offset, const uint8_t* data, size_t len) {
+  size_t done = 0;
+  if (f.direct >= 0 && offset % kDirectAlign == 0 && len >= kDirectMin) {
+    const size_t directLen = len & ~(kDirectAlign - 1);
+    while (done < directLen) {
+      size_t n = std::min(directLen - done, kDirectPiece);
+      const uint8_t* src = data + done;
+      if (!aligned(src)) {
+        uint8_t* b = workerBuffer(n);
+        if (b == nullptr) break;  // no memory for the copy: the page cache takes the rest
+        memcpy(b, src, n);
+        src = b;
+      }
+      ssize_t w = io_->pwrite(f.direct, src, n, static_cast<off_t>(offset + done));
+      if (w == -EINVAL) break;  // refused for this range: the page cache takes the rest
+      if (w < 0) return w;
+      done += n;
+    }
+  }
+  if (done == len) return 0;
+  ssize_t w = io_->pwrite(f.data, data + done, len - done, static_cast<off_t>(offset + done));
+  if (w < 0) return w;
+  // Large writes are sequential streams: start them on their way to disk now, so that the
+  // writer's fsync does not find the whole stream still in memory.
+  if (len - done >= kWritebackMin) {
+    io_->startWriteback(f.data, static_cast<off_t>(offset + done), static_cast<off_t>(len - done));
+  }
+  return 0;
 }
 
 Status DiskChunkStore::readBlock(const ChunkMeta& m, const Files& f, uint64_t b,
@@ -450,11 +510,8 @@ Status DiskChunkStore::write(uint64_t id, uint32_t offset, const uint8_t* data, 
   st = reserve(m, f->crc, "CRC space reservation", crcFirst * 4, crcs.size() * 4);
   if (!st.isOk()) return st;
 
-  ssize_t n = io_->pwrite(f->data, data, len, offset);
+  ssize_t n = writeData(*f, offset, data, len);
   if (n < 0) return damage(m, ioError(m, "write", static_cast<int>(-n)));
-  // Large writes are sequential streams: start them on their way to disk now, so that the
-  // writer's fsync does not find the whole stream still in memory.
-  if (len >= kWritebackMin) io_->startWriteback(f->data, static_cast<off_t>(offset), static_cast<off_t>(len));
   st = writeCrcs(m, *f, crcFirst, crcs);
   if (!st.isOk()) return damage(m, st);
   if (end > m.length) {
@@ -595,15 +652,20 @@ Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t*
   // One read for every block the range touches (CRCs cover whole blocks), then verify each.
   uint64_t spanStart = firstB * bsz, spanBytes = (lastB - firstB + 1) * bsz;
   uint64_t want = std::min<uint64_t>(spanBytes, m.length - spanStart);
-  std::unique_ptr<uint8_t[]> span(new uint8_t[spanBytes]);
-  ssize_t n = io_->pread(f->data, span.get(), want, static_cast<off_t>(spanStart));
+  std::unique_ptr<uint8_t[]> owned;
+  uint8_t* span = spanBytes <= kDirectPiece ? workerBuffer(spanBytes) : nullptr;
+  if (span == nullptr) {
+    owned.reset(new uint8_t[spanBytes]);
+    span = owned.get();
+  }
+  ssize_t n = io_->pread(f->data, span, want, static_cast<off_t>(spanStart));
   if (n < 0) return ioError(m, "read", static_cast<int>(-n));
-  memset(span.get() + n, 0, spanBytes - static_cast<size_t>(n));  // past the length, or a short file
+  memset(span + n, 0, spanBytes - static_cast<size_t>(n));  // past the length, or a short file
   for (uint64_t b = firstB; b <= lastB; ++b) {
-    Status st = verifyBlock(m, b, (*crcs)[b - firstB], span.get() + (b - firstB) * bsz);
+    Status st = verifyBlock(m, b, (*crcs)[b - firstB], span + (b - firstB) * bsz);
     if (!st.isOk()) return st;
   }
-  memcpy(out, span.get() + (offset - spanStart), end - offset);
+  memcpy(out, span + (offset - spanStart), end - offset);
   memset(out + (end - offset), 0, len - (end - offset));
   return Status::ok();
 }

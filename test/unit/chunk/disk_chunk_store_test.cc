@@ -283,12 +283,12 @@ TEST_CASE("a store with many more chunks than the open-file cache keeps a bounde
     std::fill(data.begin(), data.end(), static_cast<uint8_t>(id));
     REQUIRE(s->write(id, 0, data.data(), data.size()).isOk());
   }
-  CHECK(openFds() <= before + 2 * DiskChunkStore::kMaxOpenChunks + 4);
+  CHECK(openFds() <= before + 3 * DiskChunkStore::kMaxOpenChunks + 4);
   for (uint64_t id = 1; id <= chunks; ++id) {
     auto got = readAll(*s, id, 0, 1000);
     REQUIRE(got[999] == static_cast<uint8_t>(id));
   }
-  CHECK(openFds() <= before + 2 * DiskChunkStore::kMaxOpenChunks + 4);
+  CHECK(openFds() <= before + 3 * DiskChunkStore::kMaxOpenChunks + 4);
 }
 
 namespace {
@@ -440,4 +440,131 @@ TEST_CASE("a new chunk gets its files at its first write; create empties a chunk
   CHECK(::access(r->dataPath(4).c_str(), F_OK) != 0);
   CHECK((r->stat(3)->state == ChunkState::kOk));
   CHECK(r->stat(3)->length == 0);
+}
+
+namespace {
+// Sorts the bytes written to data files by the way they went: around the page cache (an fd opened
+// with O_DIRECT) or through it; CRC files are not counted. With `refuseDirect`, every call on a
+// direct fd fails with EINVAL, as on a filesystem that takes the open but not the I/O.
+class DirectRecordingIo : public PosixFileIo {
+ public:
+  std::atomic<uint64_t> directWritten{0}, cachedWritten{0}, directReads{0};
+  bool refuseDirect = false;
+
+  ssize_t pwrite(int fd, const void* buf, size_t len, off_t off) override {
+    if (isDirect(fd) && refuseDirect) return -EINVAL;
+    ssize_t n = PosixFileIo::pwrite(fd, buf, len, off);
+    if (n > 0 && !isCrc(fd)) (isDirect(fd) ? directWritten : cachedWritten) += static_cast<uint64_t>(n);
+    return n;
+  }
+  ssize_t pread(int fd, void* buf, size_t len, off_t off) override {
+    if (isDirect(fd) && refuseDirect) return -EINVAL;
+    if (isDirect(fd)) ++directReads;
+    return PosixFileIo::pread(fd, buf, len, off);
+  }
+
+ private:
+  static bool isDirect(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_DIRECT) != 0;
+  }
+  static bool isCrc(int fd) {
+    char path[512];
+    ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), path, sizeof(path) - 1);
+    return n > 4 && std::string(path, static_cast<size_t>(n)).find(".crc") != std::string::npos;
+  }
+};
+
+bool directIoWorksIn(const std::string& dir) {
+  std::string p = dir + "/direct-probe";
+  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_DIRECT, 0644);
+  bool ok = false;
+  if (fd >= 0) {
+    void* b = aligned_alloc(4096, 4096);
+    memset(b, 1, 4096);
+    ok = ::pwrite(fd, b, 4096, 0) == 4096;
+    free(b);
+    ::close(fd);
+  }
+  ::unlink(p.c_str());
+  return ok;
+}
+}  // namespace
+
+TEST_CASE("large aligned writes go around the page cache, the rest through it, and all reads back") {
+  TempDir dir;
+  if (!directIoWorksIn(dir.path())) {
+    MESSAGE("skipped: the filesystem under " << dir.path() << " refuses O_DIRECT (the refusal case below still runs)");
+    return;
+  }
+  DirectRecordingIo io;
+  Model model;
+  auto s = openStore(dir.path(), &io);
+  REQUIRE(s->create(1, 1, ChunkState::kOk).isOk());
+  std::mt19937 rng(11);
+  auto put = [&](uint32_t off, size_t len) {
+    auto d = randomBytes(rng, len);
+    REQUIRE(s->write(1, off, d.data(), d.size()).isOk());
+    model.write(off, d);
+  };
+
+  put(0, 1 << 20);  // aligned and large: all direct
+  CHECK(io.directWritten == (1u << 20));
+  CHECK(io.cachedWritten == 0);
+  put(1 << 20, 300 * 1024 + 100);  // the aligned head direct, the 100-byte tail cached
+  CHECK(io.directWritten == (1u << 20) + 300 * 1024);
+  CHECK(io.cachedWritten == 100);
+  put(5000, 200 * 1024);  // unaligned offset: cached
+  CHECK(io.cachedWritten == 100 + 200 * 1024);
+  put(3000, 100);  // small: cached (read-modify-write of its block)
+  CHECK(io.directWritten == (1u << 20) + 300 * 1024);
+
+  CHECK(readAll(*s, 1, 0, 1 << 20) == model.read(0, 1 << 20));
+  uint64_t len = model.bytes.size();
+  CHECK(readAll(*s, 1, 1 << 20, 400 * 1024) == model.read(1 << 20, 400 * 1024));  // past the length
+
+  // Direct and cached calls on the same ranges, in any order, always read back the latest bytes:
+  // the kernel keeps the page cache coherent with direct I/O, and the CRCs follow both.
+  for (int i = 0; i < 200; ++i) {
+    int kind = static_cast<int>(rng() % 10);
+    if (kind < 4) {
+      put(static_cast<uint32_t>(rng() % 64) * 16384, (1 + rng() % 48) * 4096 + (rng() % 4 == 0 ? rng() % 4096 : 0));
+    } else if (kind < 8) {
+      put(static_cast<uint32_t>(rng() % (1200 * 1024)), 1 + rng() % 8192);
+    } else if (kind < 9) {
+      uint32_t l = static_cast<uint32_t>(rng() % (1300 * 1024));
+      REQUIRE(s->truncate(1, l).isOk());
+      model.truncate(l);
+    } else {
+      uint32_t off = static_cast<uint32_t>(rng() % (1200 * 1024)), l = static_cast<uint32_t>(rng() % (300 * 1024));
+      REQUIRE(s->zero(1, off, l).isOk());
+      model.zero(off, l);
+    }
+    uint32_t off = rng() % 2 ? static_cast<uint32_t>(rng() % 80) * 16384 : static_cast<uint32_t>(rng() % (1300 * 1024));
+    uint32_t l = rng() % 2 ? (1 + static_cast<uint32_t>(rng() % 64)) * 16384 : static_cast<uint32_t>(rng() % 9000);
+    REQUIRE(readAll(*s, 1, off, l) == model.read(off, l));
+  }
+  CHECK(io.directWritten > (1u << 20) + 300 * 1024);
+  CHECK(io.directReads == 0);  // reads keep the kernel's readahead
+  REQUIRE(s->sync(1).isOk());
+  len = model.bytes.size();
+  s.reset();
+  auto again = openStore(dir.path());
+  CHECK(again->stat(1)->length == len);
+  CHECK(readAll(*again, 1, 0, static_cast<uint32_t>(len)) == model.bytes);
+}
+
+TEST_CASE("a filesystem that refuses direct I/O calls gets every byte through the page cache") {
+  TempDir dir;
+  DirectRecordingIo io;
+  io.refuseDirect = true;
+  auto s = openStore(dir.path(), &io);
+  REQUIRE(s->create(1, 1, ChunkState::kOk).isOk());
+  std::mt19937 rng(5);
+  auto d = randomBytes(rng, (1 << 20) + 4096);
+  REQUIRE(s->write(1, 0, d.data(), d.size()).isOk());
+  CHECK(io.directWritten == 0);
+  CHECK(io.cachedWritten == d.size());
+  CHECK(readAll(*s, 1, 0, static_cast<uint32_t>(d.size())) == d);
+  CHECK((s->stat(1)->state == ChunkState::kOk));
 }
