@@ -18,7 +18,7 @@ Filesystem::Filesystem(EventLoop& loop, const MountOptions& opts, MetaSession& m
       tasks_(*this) {
   // Size commits answer with the file's attributes: remember them.
   io.onAttr([this](rpc::Attr::Reader a) { rememberAttr(a); });
-  tasks_.add(sweepLockDelegations());
+  if (opts.lockDelegation) tasks_.add(sweepLockDelegations());  // nothing to sweep otherwise
 }
 
 kj::Promise<void> Filesystem::sweepLockDelegations() {

@@ -441,9 +441,8 @@ void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
   if (e.replicas.size() < replication) return;
   // Submitted now, so it commits with the create (applied after it: when the create failed or
   // opened an existing file, inode `ino` does not exist and this fails alone with ENOENT).
-  auto recorded = setChunk(e, 0).fork();
   tasks_->add(serialized(allocationKey(ino, 0),
-                         [this, e, recorded = recorded.addBranch()]() mutable {
+                         [this, e, recorded = setChunk(e, 0)]() mutable {
                            return recorded.then([this, e](Status st) -> kj::Promise<Result<Layout>> {
                              if (!st.isOk()) return Result<Layout>(st);
                              return appointNew(e);

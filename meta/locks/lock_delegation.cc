@@ -91,10 +91,7 @@ kj::Promise<void> LockManager::recallLoop(InodeId ino, uint64_t gen, unsigned at
     auto req = watcher->recallLocksRequest();
     req.setIno(ino);
     req.setDelegation(gen);
-    auto timeout = server_.timer().afterDelay(kRecallTimeout).then([]() -> capnp::Response<rpc::CacheWatcher::RecallLocksResults> {
-      KJ_FAIL_REQUIRE("no answer within 5 s");
-    });
-    return req.send().exclusiveJoin(kj::mv(timeout)).then(
+    return server_.timer().timeoutAfter(kRecallTimeout, req.send()).then(
         [this, ino, gen](capnp::Response<rpc::CacheWatcher::RecallLocksResults>&& r) -> kj::Promise<void> {
           auto state = r.getState();
           recallAnswered(ino, gen, r.getHeld(), std::string(reinterpret_cast<const char*>(state.begin()), state.size()));
