@@ -520,7 +520,6 @@ TEST_CASE("large aligned writes go around the page cache, the rest through it, a
   CHECK(io.directWritten == (1u << 20) + 300 * 1024);
 
   CHECK(readAll(*s, 1, 0, 1 << 20) == model.read(0, 1 << 20));
-  uint64_t len = model.bytes.size();
   CHECK(readAll(*s, 1, 1 << 20, 400 * 1024) == model.read(1 << 20, 400 * 1024));  // past the length
 
   // Direct and cached calls on the same ranges, in any order, always read back the latest bytes:
@@ -547,7 +546,7 @@ TEST_CASE("large aligned writes go around the page cache, the rest through it, a
   CHECK(io.directWritten > (1u << 20) + 300 * 1024);
   CHECK(io.directReads == 0);  // reads keep the kernel's readahead
   REQUIRE(s->sync(1).isOk());
-  len = model.bytes.size();
+  uint64_t len = model.bytes.size();
   s.reset();
   auto again = openStore(dir.path());
   CHECK(again->stat(1)->length == len);

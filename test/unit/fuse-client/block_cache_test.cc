@@ -121,6 +121,8 @@ TEST_CASE("no per-inode state outlives the fetches: dropping many inodes keeps n
     return KJ_EXCEPTION(FAILED, "chunk server down");
   });
   auto bad = failing.read(7, 0, 10, f.size);
+  REQUIRE(bad != nullptr);
+  CHECK(failing.inodesFetching() == 1);
   KJ_IF_MAYBE(p, bad) { CHECK_THROWS(p->wait(ws)); }
   CHECK(failing.inodesFetching() == 0);
 }

@@ -188,3 +188,18 @@ TEST_CASE("a delegation survives a restart of the server and ends with its sessi
   REQUIRE(s.waitKeeping({a}, [&] { return s.locks().delegateOf(s.ino) == 0; }, 3000));
   CHECK(s.waitKeeping({a}, [&] { return !storedDelegation(s); }, 1000));
 }
+
+TEST_CASE("a delegation returned before a restart does not lend its generation to one granted after") {
+  Server s;
+  uint64_t a = s.session("a");
+  uint64_t gen = ask(s, a, req(1, LockType::kWrite)).delegation;
+  REQUIRE(gen != 0);
+  REQUIRE(s.locks().returnDelegation(a, s.ino, gen, "").wait(s.loop.waitScope()).isOk());
+  s.server->committer().drain().wait(s.loop.waitScope());
+  REQUIRE(!storedDelegation(s));  // nothing stored remembers `gen`: only the boot count can
+  s.restart();
+  uint64_t b = s.session("b");
+  uint64_t genB = ask(s, b, req(2, LockType::kWrite, 0, 0)).delegation;
+  REQUIRE(genB != 0);
+  CHECK(genB > gen);
+}

@@ -33,15 +33,15 @@ struct ServerFixture {
   FixedCapacity capacity{Capacity{4096, 1000, 500, 400}};
   std::unique_ptr<MetaServer> server;
 
-  ServerFixture() {
+  ServerFixture() { restart(); }
+  // What a process restart does: memory is gone and the store is opened again (its boot count
+  // grows, as handles and delegation generations rely on).
+  void restart() {
+    server.reset();
+    store.reset();
     auto s = Store::open(dir.path);
     REQUIRE(s.isOk());
     store = std::move(s.value());
-    restart();
-  }
-  // A new MetaServer on the same store (what a process restart does to memory).
-  void restart() {
-    server.reset();
     server = std::make_unique<MetaServer>(loop, *store, clock, capacity, makeLogger("test"), MetaOptions{kLeaseMs});
     server->start();
   }
