@@ -12,6 +12,7 @@
 #include "chunk/registrar.h"
 #include "chunk/scrubber.h"
 #include "server/rpc.h"
+#include "server/small_files.h"
 
 using namespace basalt;
 using namespace basalt::chunk;
@@ -21,15 +22,6 @@ namespace {
 int fail(const std::string& msg) {
   std::cerr << "basalt-chunk: " << msg << std::endl;
   return 1;
-}
-
-bool writePortFile(const std::string& path, const std::string& line) {
-  std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "w");
-  if (!f) return false;
-  bool ok = fputs(line.c_str(), f) >= 0;
-  ok = fclose(f) == 0 && ok;
-  return ok && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 }  // namespace
@@ -85,8 +77,9 @@ int main(int argc, char** argv) {
   std::string address = host + ":" + std::to_string(port);
   server.setIdentity(Registrar::loadId(dataDir), address);
   (*store)->setServerName(server.name());
-  if (!portFile.empty() && !writePortFile(portFile, address + "\n")) {
-    return fail("cannot write the port file " + portFile);
+  if (!portFile.empty()) {
+    Status st = writeFileAtomically(portFile, address + "\n");
+    if (!st.isOk()) return fail(st.message());
   }
   log->info("serving {} on {}", dataDir, address);
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "chunk/chunk_service.h"
+#include "server/small_files.h"
 
 namespace basalt::chunk {
 
@@ -22,17 +23,7 @@ uint32_t Registrar::loadId(const std::string& dataDir) {
 }
 
 Status Registrar::saveId(const std::string& dataDir, uint32_t id) {
-  std::string path = dataDir + "/server-id", tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "w");
-  if (!f) return Status::error(errno, "cannot write " + tmp + ": " + strerror(errno));
-  bool ok = fprintf(f, "%u\n", id) > 0;
-  ok = fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::error(errno ? errno : EIO, "cannot write " + path + ": " + strerror(errno));
-  }
-  return Status::ok();
+  return writeFileAtomically(dataDir + "/server-id", std::to_string(id) + "\n");
 }
 
 void Registrar::start() {

@@ -1,8 +1,5 @@
 #include "meta/daemon.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 
@@ -10,21 +7,6 @@
 #include "meta/store.h"
 
 namespace basalt::meta {
-
-Status writeFileAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::error(errno, "cannot create " + tmp + ": " + strerror(errno));
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && fsync(fd) == 0;
-  int e = errno;
-  ::close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) e = errno;
-    unlink(tmp.c_str());
-    return Status::error(e, "cannot write " + path + ": " + strerror(e));
-  }
-  return Status::ok();
-}
 
 std::string withPort(const std::string& listen, unsigned port) {
   auto colon = listen.rfind(':');

@@ -7,9 +7,6 @@
 
 namespace basalt::meta {
 
-// Writes `content` to `path` atomically (a temp file beside it, fsync, then rename).
-Status writeFileAtomically(const std::string& path, const std::string& content);
-
 // "HOST:PORT" with the port replaced (e.g. the port 0 asked for by the real one).
 std::string withPort(const std::string& listen, unsigned port);
 

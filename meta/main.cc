@@ -13,6 +13,7 @@
 #include "meta/service.h"
 #include "meta/store.h"
 #include "server/rpc.h"
+#include "server/small_files.h"
 
 using namespace basalt;
 
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
   std::string address = meta::withPort(listen, port);
   serviceRef.setAddress(address);
   if (!portFile.empty()) {
-    Status st = meta::writeFileAtomically(portFile, address + "\n");
+    Status st = writeFileAtomically(portFile, address + "\n");
     if (!st.isOk()) return fail(st.message());
   }
   log->info("basalt-meta serving {} on {}", data, address);

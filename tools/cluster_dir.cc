@@ -7,30 +7,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace basalt::tools {
 
-std::string writeFileAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) return "cannot write " + tmp + ": " + strerror(errno);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return "cannot rename " + tmp + ": " + strerror(errno);
-  return "";
+namespace {
+// "" or the error, as ClusterDir's callers print it.
+std::string writeOrError(const std::string& path, const std::string& content) {
+  Status st = writeFileAtomically(path, content);
+  return st.isOk() ? "" : st.message();
 }
-
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+}  // namespace
 
 ClusterDir::ClusterDir(std::string dir) : dir_(std::move(dir)) {
   while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
@@ -68,7 +55,7 @@ std::map<std::string, std::string> ClusterDir::readConfig() const {
 std::string ClusterDir::writeConfig(const std::map<std::string, std::string>& config) const {
   std::string text = "# basalt local cluster; written by `basalt up`\n";
   for (const auto& [k, v] : config) text += k + "=" + v + "\n";
-  return writeFileAtomically(dir_ + "/cluster.conf", text);
+  return writeOrError(dir_ + "/cluster.conf", text);
 }
 
 std::optional<ProcessRecord> ClusterDir::readRecord(const std::string& name) const {
@@ -102,7 +89,7 @@ std::vector<ProcessRecord> ClusterDir::readRecords() const {
 }
 
 std::string ClusterDir::writeRecord(const ProcessRecord& r) const {
-  return writeFileAtomically(runFile(r.name), std::to_string(r.pid) + " " +
+  return writeOrError(runFile(r.name), std::to_string(r.pid) + " " +
                                                   (r.address.empty() ? "-" : r.address) + " " +
                                                   r.mountpoint + "\n");
 }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "server/small_files.h"
+
 namespace basalt::tools {
 
 // A running (or once-running) process of the cluster, as recorded in DIR/run/NAME.
@@ -49,9 +51,5 @@ class ClusterDir {
  private:
   std::string dir_;
 };
-
-// Writes `content` to `path` atomically (temp file + rename). Returns an error message or "".
-std::string writeFileAtomically(const std::string& path, const std::string& content);
-std::optional<std::string> readFile(const std::string& path);
 
 }  // namespace basalt::tools

@@ -157,9 +157,7 @@ std::string toJson(const BenchRecord& r) {
 }
 
 Status writeJson(const BenchRecord& record, const std::string& path) {
-  std::string err = writeFileAtomically(path, toJson(record));
-  if (!err.empty()) return Status::error(EIO, err);
-  return Status::ok();
+  return writeFileAtomically(path, toJson(record));
 }
 
 }  // namespace basalt::tools::bench
