@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--forward-timeout-ms", cfg.forwardTimeoutMs, "deadline of calls to peers");
   ScrubberConfig scrub;
   app.add_option("--scrub-rate", scrub.bytesPerSecond, "bytes/s the scrubber re-reads (0: off)");
-  app.add_option("--scrub-pause-ms", scrub.pauseBetweenPassesMs, "pause after each pass over every chunk");
+  double scrubIntervalSec = static_cast<double>(scrub.intervalMs) / 1000;
+  app.add_option("--scrub-interval", scrubIntervalSec, "seconds from one scrub pass's start to the next's (default: a week)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", level, "trace, debug, info, warn, error");
   try {
     app.parse(argc, argv);
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
   RegistrarConfig rc{meta, dataDir, zone, capacity, cfg.forwardTimeoutMs};
   Registrar registrar(loop, server, **store, cap, log, rc);
   registrar.start();
+  scrub.intervalMs = static_cast<uint64_t>(scrubIntervalSec * 1000);
+  scrub.stateFile = dataDir + "/scrub-state";
   Scrubber scrubber(loop, server, log, scrub);
   scrubber.start();
 

@@ -98,6 +98,7 @@ int runUp(const UpOptions& options) {
     if (options.chunkSize) config["chunk-size"] = std::to_string(options.chunkSize);
   }
   if (options.sessionLeaseMs) config["session-lease-ms"] = std::to_string(options.sessionLeaseMs);
+  if (options.scrubIntervalSec > 0) config["scrub-interval"] = std::to_string(options.scrubIntervalSec);
   if (!options.zones.empty()) {
     if (splitList(options.zones).empty()) {
       std::cerr << "basalt: --zones needs at least one zone name, e.g. --zones a,b\n";
@@ -149,6 +150,10 @@ int runUp(const UpOptions& options) {
       if (!zones.empty()) config[name + ".zone"] = zones[(i - 1) % zones.size()];
     }
     std::vector<std::string> args = {"--data", dir.chunkDataDir(i), "--meta", metaAddress};
+    if (config.count("scrub-interval")) {
+      args.push_back("--scrub-interval");
+      args.push_back(config["scrub-interval"]);
+    }
     if (config.count(name + ".zone") && !config[name + ".zone"].empty()) {
       args.push_back("--zone");
       args.push_back(config[name + ".zone"]);

@@ -14,6 +14,7 @@ struct UpOptions {
   int replicas = 2;
   uint64_t chunkSize = 0;       // bytes per chunk of new files; 0 = the metadata server's default
   uint32_t sessionLeaseMs = 0;  // a mount's session lease (locks of a dead mount go after it); 0 = default
+  double scrubIntervalSec = 0;  // seconds between chunk servers' scrub passes; 0 = their default (kept)
   std::string zones;            // "a,b": chunk server i gets zone i-1 mod n ("" = keep what is recorded)
   bool chunksGiven = false;    // --chunks was passed (else the cluster's recorded count)
   bool replicasGiven = false;

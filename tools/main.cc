@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   upCmd->add_option("--session-lease-ms", up.sessionLeaseMs,
                     "Session lease of mounts: a dead mount's locks are released after it (default: 10000)")
       ->check(CLI::Range(100u, 3600000u));
+  upCmd->add_option("--scrub-interval", up.scrubIntervalSec,
+                    "Seconds from one scrub pass of a chunk server to the next (default: a week; kept)")
+      ->check(CLI::PositiveNumber);
 
   std::string dir = ".basalt";
   auto* downCmd = app.add_subcommand("down", "Unmount and stop everything `basalt up` started");

@@ -3,8 +3,8 @@
 # (the write completes and reads back exactly), and a flipped byte in a chunk file on disk (found by
 # its CRC; reads are served from the other replica; `basalt verify` names the bad replica).
 source "$(dirname "$0")/lib.sh"
-# Small chunks so that a 200 MiB file has chunks on every server.
-start_cluster --chunks 3 --replicas 2 --chunk-size 4194304
+# Small chunks so that a 200 MiB file has chunks on every server; a scrub pass every 5 s.
+start_cluster --chunks 3 --replicas 2 --chunk-size 4194304 --scrub-interval 5
 
 log "kill -9 of a chunk server during a 200 MiB write"
 head -c 200M /dev/urandom >"$E2E_TMP/big.src"
