@@ -170,6 +170,12 @@ kj::Promise<void> Filesystem::invalidateCache(uint64_t ino) {
       });
 }
 
+void Filesystem::sessionOpened(rpc::Session::Client session, uint64_t id, bool reconnected) {
+  // Lock delegations of an older session went with it at the server.
+  delegations.useSession(id);
+  watchCaches(kj::mv(session), reconnected);
+}
+
 void Filesystem::watchCaches(rpc::Session::Client session, bool reconnected) {
   auto req = session.watchRequest();
   req.setWatcher(kj::heap<CacheWatcherImpl>(*this));

@@ -81,8 +81,10 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   // must answer.
   kj::Promise<void> invalidateCache(uint64_t ino);
 
-  // Registers this mount's cache watcher with `session` (every new session); after a reconnect
-  // also drops every cache, since changes made meanwhile were not pushed.
+  // Every new (or resumed) session `id`: drops the lock delegations of an older one, then
+  // registers this mount's cache watcher with it; after a reconnect also drops every cache, since
+  // changes made meanwhile were not pushed.
+  void sessionOpened(rpc::Session::Client session, uint64_t id, bool reconnected);
   void watchCaches(rpc::Session::Client session, bool reconnected);
   // Drops what another client changed from the kernel's caches and ours; resolves when done. Runs
   // the notifications on a worker thread (see invalidateCache).

@@ -34,13 +34,12 @@ kj::Promise<void> FuseChannel::readLoop() {
     if (budget.count() > 0) {
       auto until = Clock::now() + budget;
       do {
-        int res = fuse_session_receive_buf(se_, &buf_);
-        if (res == -EAGAIN || res == -EINTR) continue;
-        spin_.caught();
-        if (res <= 0) return drain() ? readLoop() : kj::Promise<void>(kj::READY_NOW);  // drain reports it
-        fuse_session_process_buf(se_, &buf_);
-        if (!drain()) return kj::READY_NOW;
-        return readLoop();
+        Got got = receiveOne();
+        if (got == Got::kEnded) return kj::READY_NOW;
+        if (got == Got::kRequest) {
+          spin_.caught();
+          return drain() ? readLoop() : kj::Promise<void>(kj::READY_NOW);
+        }
       } while (Clock::now() < until);
       spin_.missed();
     }
@@ -54,18 +53,26 @@ kj::Promise<void> FuseChannel::readLoop() {
   });
 }
 
-bool FuseChannel::drain() {
+FuseChannel::Got FuseChannel::receiveOne() {
   for (;;) {
-    if (fuse_session_exited(se_)) return false;
+    if (fuse_session_exited(se_)) return Got::kEnded;
     int res = fuse_session_receive_buf(se_, &buf_);
     if (res == -EINTR) continue;
-    if (res == -EAGAIN) return true;
+    if (res == -EAGAIN) return Got::kNothing;
     if (res <= 0) {
       // 0: the kernel ended the session (ENODEV, unmounted); <0: a real read error.
       if (res < 0) log_->error("reading /dev/fuse: {}", strerror(-res));
-      return false;
+      return Got::kEnded;
     }
     fuse_session_process_buf(se_, &buf_);
+    return Got::kRequest;
+  }
+}
+
+bool FuseChannel::drain() {
+  for (;;) {
+    Got got = receiveOne();
+    if (got != Got::kRequest) return got == Got::kNothing;
   }
 }
 

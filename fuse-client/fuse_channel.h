@@ -27,7 +27,10 @@ class FuseChannel {
 
  private:
   kj::Promise<void> readLoop();
-  bool drain();  // false when the session ended
+  // Receives and processes one request if one is queued (libfuse calls the handler).
+  enum class Got { kNothing, kRequest, kEnded };  // kEnded: the session ended (a read error is logged)
+  Got receiveOne();
+  bool drain();  // every queued request; false when the session ended
 
   fuse_session* se_;
   Logger log_;

@@ -88,8 +88,8 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
         bool reconnected = lost_;
         lost_ = false;
         reconnectAttempt_ = 0;
-        if (onSession_) onSession_(*session_, reconnected);
         sessionId_ = id;
+        if (onSession_) onSession_(*session_, id, reconnected);
         uint64_t gen = generation_;
         disconnectWatch_ = rpc_.onDisconnect()
                                .then([this, gen]() { dropConnection(gen, "connection closed"); })

@@ -53,12 +53,14 @@ class MetaSession {
   // Starts the renew heartbeat; `openInodes` lists the inodes with open handles.
   void startHeartbeat(std::function<std::vector<uint64_t>()> openInodes);
 
-  // Called with every newly opened (or resumed) session after this call, with `reconnected` true
-  // after a lost connection: where the mount registers its cache watcher.
-  // Also called at once for the session open now, if any.
-  void onSession(std::function<void(rpc::Session::Client session, bool reconnected)> fn) {
+  // Called with every newly opened (or resumed) session after this call, its id (sessionId() is
+  // already that id), and `reconnected` true after a lost connection: where the mount registers
+  // its cache watcher and drops what an older session held. Also called at once for the session
+  // open now, if any.
+  using SessionHook = std::function<void(rpc::Session::Client session, uint64_t id, bool reconnected)>;
+  void onSession(SessionHook fn) {
     onSession_ = std::move(fn);
-    if (session_.get() != nullptr) onSession_(*session_, false);
+    if (session_.get() != nullptr) onSession_(*session_, sessionId_, false);
   }
 
   // Runs `fn(Session::Client&)`, which must send one RPC whose results are `R`, with retries as
@@ -122,7 +124,7 @@ class MetaSession {
   uint64_t lastSeq_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> connecting_;
   bool lost_ = false;                      // a connection was lost and not re-established yet
-  std::function<void(rpc::Session::Client, bool)> onSession_;
+  SessionHook onSession_;
   unsigned reconnectAttempt_ = 0;
   std::function<std::vector<uint64_t>()> openInodes_;
   kj::Own<kj::PromiseFulfiller<void>> wakeHeartbeat_;

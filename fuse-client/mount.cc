@@ -85,7 +85,9 @@ int runMount(const MountOptions& opts) {
   log->info("mounted {} on {} (session {})", opts.metaAddress, opts.mountpoint, meta.sessionId());
 
   meta.startHeartbeat([&inodes]() { return inodes.openInodes(); });
-  meta.onSession([&fs](rpc::Session::Client s, bool reconnected) { fs.watchCaches(kj::mv(s), reconnected); });
+  meta.onSession([&fs](rpc::Session::Client s, uint64_t id, bool reconnected) {
+    fs.sessionOpened(kj::mv(s), id, reconnected);
+  });
   int exitCode = 0;
   {
     FuseChannel channel(loop, se, log, opts.spinUs);

@@ -120,10 +120,9 @@ meta::LockRequest requestOf(const LockArgs& a) {
   return q;
 }
 
-// Whether this mount decides `ino`'s locks itself now (the delegations of an older session are
-// dropped first: the server released them with it).
+// Whether this mount decides `ino`'s locks itself now. (Delegations of an older session were
+// dropped when the new one opened: Filesystem::sessionOpened.)
 bool decidesHere(Filesystem& fs, uint64_t ino) {
-  fs.delegations.useSession(fs.meta.sessionId());
   return fs.delegations.holds(ino) && !fs.delegations.handingOver(ino) && fs.meta.leaseFresh();
 }
 
@@ -209,7 +208,6 @@ kj::Promise<void> decideHere(Filesystem& fs, kj::Own<Request> r, LockArgs a, boo
 // The server answered a call about `ino` with delegation `gen`: true when the call is now to be
 // decided here (*fresh: the delegation is new), false when it must go to the server again.
 bool takeDelegation(Filesystem& fs, uint64_t ino, uint64_t gen, bool* fresh) {
-  fs.delegations.useSession(fs.meta.sessionId());
   *fresh = fs.delegations.generationOf(ino) != gen;
   if (fs.delegations.handingOver(ino)) return false;
   if (!fs.delegations.adopt(ino, gen, fs.loop.timer().now())) return false;
@@ -310,7 +308,6 @@ kj::Promise<void> setLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
 }  // namespace
 
 kj::Promise<std::optional<std::string>> recallLocks(Filesystem& fs, uint64_t ino, uint64_t gen) {
-  fs.delegations.useSession(fs.meta.sessionId());
   fs.log->debug("inode {}: the metadata server recalls its lock delegation {:x}", ino, gen);
   auto ended = kj::defer([&fs, ino]() { fs.delegations.endHandover(ino); });
   return handOver(fs, ino, gen).attach(kj::mv(ended));
@@ -330,8 +327,22 @@ void startSetLock(Filesystem& fs, kj::Own<Request> r, LockArgs a) {
   fs.track(*held, setLock(fs, kj::mv(r), a));
 }
 
+// F_GETLK's answer: what was asked, with the conflicting lock in it (F_UNLCK when there is none).
+struct flock getlkAnswer(struct flock asked, const std::optional<meta::HeldLock>& conflict) {
+  if (!conflict) {
+    asked.l_type = F_UNLCK;
+    return asked;
+  }
+  asked.l_type = conflict->type == meta::LockType::kWrite ? F_WRLCK : F_RDLCK;
+  asked.l_whence = SEEK_SET;
+  asked.l_start = static_cast<off_t>(conflict->range.start);
+  asked.l_len = conflict->range.end == kToEof ? 0 : static_cast<off_t>(conflict->range.end - conflict->range.start + 1);
+  asked.l_pid = static_cast<pid_t>(conflict->pid);
+  return asked;
+}
+
 // F_GETLK under a delegation held here.
-void getHere(Filesystem& fs, const Request& r, const LockArgs& a, struct flock out) {
+void getHere(Filesystem& fs, const Request& r, const LockArgs& a, const struct flock& asked) {
   std::optional<meta::HeldLock> conflict;
   meta::LockRequest q = requestOf(a);
   int err = fs.delegations.getLock(a.ino, q.owner, q.range, q.type, &conflict);
@@ -339,16 +350,7 @@ void getHere(Filesystem& fs, const Request& r, const LockArgs& a, struct flock o
     r.err(err);
     return;
   }
-  if (!conflict) {
-    out.l_type = F_UNLCK;
-  } else {
-    out.l_type = conflict->type == meta::LockType::kWrite ? F_WRLCK : F_RDLCK;
-    out.l_whence = SEEK_SET;
-    out.l_start = static_cast<off_t>(conflict->range.start);
-    out.l_len = conflict->range.end == kToEof ? 0 : static_cast<off_t>(conflict->range.end - conflict->range.start + 1);
-    out.l_pid = static_cast<pid_t>(conflict->pid);
-  }
-  r.lock(out);
+  r.lock(getlkAnswer(asked, conflict));
 }
 
 }  // namespace
@@ -388,17 +390,14 @@ kj::Promise<void> getLock(Filesystem& fs, kj::Own<Request> r, LockArgs a, struct
           getHere(fs, *r, a, asked);
           return kj::READY_NOW;
         }
-        struct flock out = asked;
-        if (!resp.getConflict()) {
-          out.l_type = F_UNLCK;
-        } else {
-          out.l_type = resp.getType() == rpc::LOCK_TYPE_WRITE ? F_WRLCK : F_RDLCK;
-          out.l_whence = SEEK_SET;
-          out.l_start = static_cast<off_t>(resp.getStart());
-          out.l_len = resp.getEnd() == kToEof ? 0 : static_cast<off_t>(resp.getEnd() - resp.getStart() + 1);
-          out.l_pid = static_cast<pid_t>(resp.getPid());
+        std::optional<meta::HeldLock> conflict;
+        if (resp.getConflict()) {
+          conflict = meta::HeldLock{};
+          conflict->type = resp.getType() == rpc::LOCK_TYPE_WRITE ? meta::LockType::kWrite : meta::LockType::kRead;
+          conflict->range = meta::ByteRange{resp.getStart(), resp.getEnd()};
+          conflict->pid = resp.getPid();
         }
-        r->lock(out);
+        r->lock(getlkAnswer(asked, conflict));
         return kj::READY_NOW;
       });
 }
@@ -459,7 +458,6 @@ kj::Promise<void> releaseLocks(Filesystem& fs, uint64_t ino, uint64_t owner, boo
     return fs.delegations.whenSettled(ino).then([&fs, ino, owner, flock]() { return releaseLocks(fs, ino, owner, flock); });
   }
   meta::LockOwner local{0, owner, flock ? meta::OwnerKind::kFlock : meta::OwnerKind::kPosix};
-  fs.delegations.useSession(fs.meta.sessionId());
   if (fs.delegations.holds(ino)) {
     fs.delegations.releaseOwner(ino, local);  // releasing never conflicts: no lease needed
     return kj::READY_NOW;

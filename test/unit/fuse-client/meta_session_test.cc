@@ -117,6 +117,37 @@ TEST_CASE("a mutation whose reply is lost is resent with the same seq on a resum
   CHECK(rec.seqs[2] > rec.seqs[1]);
 }
 
+TEST_CASE("the session hook gets each new session's id, and sessionId() already says it") {
+  EventLoop loop;
+  Record rec;
+  rec.swallow = 1;  // the first mutation's reply is lost: a reconnect, which resumes the session
+  rpc::MetaService::Client cap = kj::heap<FakeMeta>(rec);
+  RpcServer server(loop, cap, makeLogger("test"));
+  uint port = server.listen("127.0.0.1:0").wait(loop.waitScope());
+  MetaSession meta(loop, MetaConfig{"127.0.0.1:" + std::to_string(port), "t", 200, 10.0},
+                   makeLogger("test"));
+  struct Call {
+    uint64_t id, current;
+    bool reconnected;
+  };
+  std::vector<Call> calls;
+  meta.onSession([&](rpc::Session::Client, uint64_t id, bool reconnected) {
+    calls.push_back(Call{id, meta.sessionId(), reconnected});
+  });
+  meta.connect().wait(loop.waitScope());
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].id == 4242);
+  CHECK(calls[0].current == 4242);  // what the mount's hooks rely on (Filesystem::sessionOpened)
+  CHECK_FALSE(calls[0].reconnected);
+  Credentials cred;
+  meta.mutate("mkdir 1/x", kj::Own<Interruptible>(), cred, [](rpc::Command::Builder c) { c.initCreate().setName("x"); })
+      .wait(loop.waitScope());
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[1].id == 4242);
+  CHECK(calls[1].current == 4242);
+  CHECK(calls[1].reconnected);
+}
+
 TEST_CASE("the first connection to an unreachable server fails with one line naming it") {
   EventLoop loop;
   int port = freePort(loop);
