@@ -67,8 +67,7 @@ kj::Promise<void> LockManager::recall(InodeId ino) {
   auto it = delegations_.find(ino);
   if (it == delegations_.end()) return kj::READY_NOW;
   Delegation& d = it->second;
-  if (!d.recalling) {
-    d.recalling = true;
+  if (!d.recalling()) {
     auto paf = kj::newPromiseAndFulfiller<void>();
     d.ended = paf.promise.fork();
     d.end = kj::mv(paf.fulfiller);
@@ -140,11 +139,7 @@ std::string LockManager::badReturnedState(uint64_t session, InodeId ino, const s
 }
 
 kj::Promise<Status> LockManager::endDelegation(InodeId ino, const std::string& state, bool recalled) {
-  auto it = delegations_.find(ino);
-  KJ_REQUIRE(it != delegations_.end());
-  Delegation d = kj::mv(it->second);
-  delegations_.erase(it);
-  if (--delegationsOf_[d.session] == 0) delegationsOf_.erase(d.session);
+  Delegation d = dropDelegation(ino);
   if (!state.empty()) {
     int err = table_.restoreInode(ino, state);  // validated by the caller; the table is empty here
     if (err != 0) log_->error("inode {}: installing the returned locks failed: {}", ino, strerror(err));
@@ -164,6 +159,15 @@ kj::Promise<Status> LockManager::endDelegation(InodeId ino, const std::string& s
   // Calls waiting for the end go on now: their own commits follow this one.
   if (d.end.get() != nullptr) d.end->fulfill();
   return committed;
+}
+
+LockManager::Delegation LockManager::dropDelegation(InodeId ino) {
+  auto it = delegations_.find(ino);
+  KJ_REQUIRE(it != delegations_.end());
+  Delegation d = kj::mv(it->second);
+  delegations_.erase(it);
+  if (--delegationsOf_[d.session] == 0) delegationsOf_.erase(d.session);
+  return d;
 }
 
 kj::Promise<Status> LockManager::returnDelegation(uint64_t session, InodeId ino, uint64_t gen, std::string state) {

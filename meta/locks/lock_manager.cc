@@ -198,16 +198,24 @@ void LockManager::abandoned(WaiterId id, uint64_t call) {
   tasks_.add(persist(kj::mv(a)).ignoreResult());
 }
 
+template <typename Retry>
+kj::Maybe<kj::Promise<LockAnswer>> LockManager::whileDelegated(uint64_t session, InodeId ino, Retry&& retry) {
+  auto d = delegations_.find(ino);
+  if (d == delegations_.end()) return nullptr;
+  if (d->second.session == session && !d->second.recalling()) {
+    return kj::Promise<LockAnswer>(LockAnswer{Status::ok(), d->second.gen});
+  }
+  return recall(ino).then(kj::fwd<Retry>(retry));
+}
+
 kj::Promise<LockAnswer> LockManager::setLock(uint64_t session, InodeId ino, LockRequest req, uint64_t clientWaiter,
                                               bool mayDelegate) {
   Status st = checkSession(session);
   if (!st.isOk()) return LockAnswer{st};
-  auto d = delegations_.find(ino);
-  if (d != delegations_.end()) {
-    if (d->second.session == session && !d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
-    return recall(ino).then([this, session, ino, req, clientWaiter, mayDelegate]() {
-      return setLock(session, ino, req, clientWaiter, mayDelegate);
-    });
+  KJ_IF_MAYBE(answer, whileDelegated(session, ino, [this, session, ino, req, clientWaiter, mayDelegate]() {
+                return setLock(session, ino, req, clientWaiter, mayDelegate);
+              })) {
+    return kj::mv(*answer);
   }
   req.owner.session = session;
   if (req.type != LockType::kUnlock && !server_.store().beginRead().exists(Table::kInodes, inoKey(ino))) {
@@ -254,11 +262,10 @@ kj::Promise<LockAnswer> LockManager::getLock(uint64_t session, InodeId ino, Lock
                                              LockType type) {
   Status st = checkSession(session);
   if (!st.isOk()) return LockAnswer{st};
-  auto d = delegations_.find(ino);
-  if (d != delegations_.end()) {
-    if (d->second.session == session && !d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
-    return recall(ino).then(
-        [this, session, ino, owner, range, type]() { return getLock(session, ino, owner, range, type); });
+  KJ_IF_MAYBE(answer, whileDelegated(session, ino, [this, session, ino, owner, range, type]() {
+                return getLock(session, ino, owner, range, type);
+              })) {
+    return kj::mv(*answer);
   }
   owner.session = session;
   LockAnswer a;
@@ -288,11 +295,12 @@ kj::Promise<LockAnswer> LockManager::releaseOwner(uint64_t session, InodeId ino,
   Status st = checkSession(session);
   if (!st.isOk()) return LockAnswer{st};
   auto d = delegations_.find(ino);
-  if (d != delegations_.end()) {
-    // Another session's delegation: this one holds nothing there.
-    if (d->second.session != session) return LockAnswer{Status::ok()};
-    if (!d->second.recalling) return LockAnswer{Status::ok(), d->second.gen};
-    return recall(ino).then([this, session, ino, owner]() { return releaseOwner(session, ino, owner); });
+  // Another session's delegation: this one holds nothing there.
+  if (d != delegations_.end() && d->second.session != session) return LockAnswer{Status::ok()};
+  KJ_IF_MAYBE(answer, whileDelegated(session, ino, [this, session, ino, owner]() {
+                return releaseOwner(session, ino, owner);
+              })) {
+    return kj::mv(*answer);
   }
   owner.session = session;
   std::string before = table_.encodeInode(ino);
@@ -329,12 +337,10 @@ kj::Promise<void> LockManager::releaseSession(uint64_t session) {
 }
 
 void LockManager::releaseInode(InodeId ino) {
-  auto d = delegations_.find(ino);
-  if (d != delegations_.end()) {
+  if (delegations_.count(ino) != 0) {
     // The Reclaim deleted the stored delegation with the inode; calls waiting for it go on (ENOENT).
-    if (--delegationsOf_[d->second.session] == 0) delegationsOf_.erase(d->second.session);
-    if (d->second.end.get() != nullptr) d->second.end->fulfill();
-    delegations_.erase(d);
+    Delegation d = dropDelegation(ino);
+    if (d.end.get() != nullptr) d.end->fulfill();
   }
   Answers a;
   settle(table_.releaseInode(ino), ENOENT, "the file was removed", &a);

@@ -111,9 +111,9 @@ class LockManager {
   struct Delegation {
     uint64_t session = 0;
     uint64_t gen = 0;
-    bool recalling = false;
-    kj::Maybe<kj::ForkedPromise<void>> ended;           // while recalling: resolves when it ends
+    kj::Maybe<kj::ForkedPromise<void>> ended;           // set by a recall: resolves when it ends
     kj::Own<kj::PromiseFulfiller<void>> end;            // resolves `ended`
+    bool recalling() const { return ended != nullptr; }
   };
   // Answers for waiters whose fate a table operation decided, to send after a commit.
   struct Answers {
@@ -132,6 +132,12 @@ class LockManager {
   // The promise of a parked call; dropping it (the client went away) cancels the waiter.
   kj::Promise<Status> parkedPromise(WaiterId id, uint64_t call, kj::Promise<Status> p);
 
+  // A call of `session` on a delegated `ino`: the delegation's generation when `session` holds it
+  // (the call is that mount's to decide), else `retry` once a recall has ended the delegation.
+  // Nothing when `ino` is not delegated.
+  template <typename Retry>
+  kj::Maybe<kj::Promise<LockAnswer>> whileDelegated(uint64_t session, InodeId ino, Retry&& retry);
+
   // Delegation (lock_delegation.cc).
   // Whether a lock call of `session` on `ino` may be answered with a new delegation.
   bool mayGrant(uint64_t session, InodeId ino, const LockRequest& req) const;
@@ -145,6 +151,8 @@ class LockManager {
   // Ends the delegation of `ino`: installs `state` (validated) as its held locks, commits that, and
   // lets the calls waiting for the delegation's end go on. Resolves with the commit's status.
   kj::Promise<Status> endDelegation(InodeId ino, const std::string& state, bool recalled);
+  // Takes the delegation of `ino` out of the books (it must exist); the caller fulfils its `end`.
+  Delegation dropDelegation(InodeId ino);
   // Commits the inode's held locks and delegation (SetLocks).
   kj::Promise<Status> commitInode(InodeId ino, uint64_t delegate, uint64_t gen);
 
