@@ -744,20 +744,41 @@ kj::Promise<void> FileIo::flushCommitted(uint64_t ino, const Credentials& cred, 
   KJ_UNREACHABLE;
 }
 
-kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
-  Dirty& d = dirty(ino);
-  uint64_t end = d.end;
-  bool kill = d.killSuidGid;
+FileIo::WriteCommit FileIo::takeCommit(Dirty& d) {
+  WriteCommit w{d.end, d.killSuidGid};
   d.pending = false;
   d.end = 0;
   d.killSuidGid = false;
-  d.committing = std::max(d.committing, end);
-  auto restore = [this, ino, end, kill]() {
-    Dirty& d = dirty(ino);
-    d.pending = true;
-    d.end = std::max(d.end, end);
-    d.killSuidGid = d.killSuidGid || kill;
-  };
+  d.committing = std::max(d.committing, w.size);
+  return w;
+}
+
+void FileIo::restoreCommit(uint64_t ino, const WriteCommit& w) {
+  Dirty& d = dirty(ino);
+  d.pending = true;
+  d.end = std::max(d.end, w.size);
+  d.killSuidGid = d.killSuidGid || w.killSuidGid;
+}
+
+void FileIo::noteCommitted(uint64_t ino, rpc::Reply::Reader reply) {
+  if (!reply.hasAttr() || reply.getAttr().getIno() != ino) return;
+  auto a = reply.getAttr();
+  AttrSnapshot s;
+  s.ino = ino;
+  s.size = a.getSize();
+  s.mtime = FileTime{a.getMtime().getSec(), a.getMtime().getNsec()};
+  s.chunkSize = a.getChunkSize();
+  s.uid = a.getUid();
+  s.mode = a.getMode();
+  inodes_.noteAttr(s);
+  if (onAttr_) onAttr_(a);
+}
+
+kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
+  WriteCommit w = takeCommit(dirty(ino));
+  uint64_t end = w.size;
+  bool kill = w.killSuidGid;
+  auto restore = [this, ino, w]() { restoreCommit(ino, w); };
   return meta_
       .mutate(fmt::format("commitWrite {} size {}", ino, end), kj::mv(intr), cred,
               [ino, end, kill](rpc::Command::Builder c) {
@@ -776,18 +797,7 @@ kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<
                   errnoFromStatus(status), fmt::format("commitWrite of inode {} size {}: {}", ino,
                                                        end, status.getMessage().cStr())));
             }
-            if (reply.hasAttr() && reply.getAttr().getIno() == ino) {
-              auto a = reply.getAttr();
-              AttrSnapshot s;
-              s.ino = ino;
-              s.size = a.getSize();
-              s.mtime = FileTime{a.getMtime().getSec(), a.getMtime().getNsec()};
-              s.chunkSize = a.getChunkSize();
-              s.uid = a.getUid();
-              s.mode = a.getMode();
-              inodes_.noteAttr(s);
-              if (onAttr_) onAttr_(a);
-            }
+            noteCommitted(ino, reply);
           },
           [restore](kj::Exception&& e) {
             restore();
@@ -803,6 +813,79 @@ kj::Promise<void> FileIo::commit(uint64_t ino, const Credentials& cred, kj::Own<
             if (it != dirty_.end()) it->second.committing = 0;
             kj::throwFatalException(kj::mv(e));
           });
+}
+
+kj::Promise<void> FileIo::commitsSettled(uint64_t ino) {
+  auto it = dirty_.find(ino);
+  if (it == dirty_.end()) return kj::READY_NOW;
+  KJ_IF_MAYBE(f, it->second.inflight) {
+    uint64_t gen = it->second.inflightGen;
+    auto again = [this, ino, gen]() {
+      auto it = dirty_.find(ino);
+      if (it != dirty_.end() && it->second.inflightGen == gen) it->second.inflight = nullptr;
+      return commitsSettled(ino);
+    };
+    return f->addBranch().then([again]() { return again(); }, [again](kj::Exception&&) { return again(); });
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<FileIo::MutateResponse> FileIo::afterWrites(
+    uint64_t ino, const Credentials& cred,
+    kj::Function<kj::Promise<MutateResponse>(std::optional<WriteCommit>)> send) {
+  kj::Promise<void> landed = behind_.count(ino) == 0 ? kj::Promise<void>(kj::READY_NOW) : drainWrites(ino);
+  return landed
+      .then(
+          [this, ino]() { return commitsSettled(ino); },
+          [this, ino, cred](kj::Exception&& e) -> kj::Promise<void> {
+            // As flush(): commit what did land, then report the background write's failure.
+            return flushCommitted(ino, cred, kj::Own<Interruptible>()).then([e = kj::mv(e)]() mutable {
+              return kj::Promise<void>(kj::mv(e));
+            });
+          })
+      .then([this, ino, cred, send = kj::mv(send)]() mutable -> kj::Promise<MutateResponse> {
+        auto it = dirty_.find(ino);
+        if (it == dirty_.end() || !it->second.pending) return send(std::nullopt);
+        Dirty& d = it->second;
+        WriteCommit w = takeCommit(d);
+        // A flush or fsync meanwhile waits for this command, as for a commit of its own.
+        auto paf = kj::newPromiseAndFulfiller<void>();
+        uint64_t gen = ++d.inflightGen;
+        d.inflight = paf.promise.fork();
+        auto done = std::make_shared<kj::Own<kj::PromiseFulfiller<void>>>(kj::mv(paf.fulfiller));
+        auto settle = [this, ino, gen, done]() {
+          auto it = dirty_.find(ino);
+          if (it != dirty_.end()) {
+            it->second.committing = 0;
+            if (it->second.inflightGen == gen) it->second.inflight = nullptr;
+          }
+          (*done)->fulfill();
+        };
+        return send(w).then(
+            [this, ino, cred, w, settle](MutateResponse&& r) -> kj::Promise<MutateResponse> {
+              if (r.getReply().getStatus().getCode() == 0) {
+                noteCommitted(ino, r.getReply());
+                settle();
+                return kj::mv(r);
+              }
+              // Refused (EPERM, ...): the writes' commit goes on its own; the refusal is the answer.
+              restoreCommit(ino, w);
+              settle();
+              auto refusal = std::make_shared<MutateResponse>(kj::mv(r));
+              return flushCommitted(ino, cred, kj::Own<Interruptible>())
+                  .then([refusal]() { return kj::mv(*refusal); },
+                        [this, ino, refusal](kj::Exception&& e) {
+                          log_->warn("inode {}: committing its writes after a refused setattr: {}", ino,
+                                     describeException(e));
+                          return kj::mv(*refusal);
+                        });
+            },
+            [this, ino, w, settle](kj::Exception&& e) -> kj::Promise<MutateResponse> {
+              restoreCommit(ino, w);
+              settle();
+              return kj::mv(e);
+            });
+      });
 }
 
 kj::Promise<void> FileIo::fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {

@@ -23,11 +23,13 @@
 #pragma once
 
 #include <kj/async.h>
+#include <kj/function.h>
 
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -79,6 +81,20 @@ class FileIo {
                               const Credentials& cred, kj::Own<Interruptible> intr);
   // Commits the size/mtime of this inode's writes so far (waits for a commit already in flight).
   kj::Promise<void> flush(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+  // A change that must come after this inode's writes so far (a truncate, explicit times), with
+  // their size commit folded into it: `send` gets the pending commit (nothing when none is
+  // pending) and sends one command carrying both (SetAttr with setCommitWrite), so the metadata
+  // server commits once where flush() and the change took two. Waits for the writes in flight
+  // first, as flush() does. If the server refuses the command, the writes' commit is sent on its
+  // own before the refusal is returned: a refused utimensat does not lose the size.
+  struct WriteCommit {
+    uint64_t size = 0;
+    bool killSuidGid = false;
+  };
+  using MutateResponse = capnp::Response<rpc::Session::MutateResults>;
+  kj::Promise<MutateResponse> afterWrites(
+      uint64_t ino, const Credentials& cred,
+      kj::Function<kj::Promise<MutateResponse>(std::optional<WriteCommit>)> send);
   // Makes this inode's written chunks durable on every replica, then commits.
   kj::Promise<void> fsync(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
 
@@ -192,6 +208,13 @@ class FileIo {
   kj::Promise<void> fsyncDrained(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
   kj::Promise<void> syncChunk(std::shared_ptr<Op> op, uint32_t index, unsigned attempt);
   kj::Promise<void> commit(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr);
+  // Resolves once no commit of `ino` is in flight (whatever their outcome).
+  kj::Promise<void> commitsSettled(uint64_t ino);
+  // Takes the pending commit out of `d` (marked in flight), and puts a failed one back.
+  WriteCommit takeCommit(Dirty& d);
+  void restoreCommit(uint64_t ino, const WriteCommit& w);
+  // The attributes a commit answered with.
+  void noteCommitted(uint64_t ino, rpc::Reply::Reader reply);
   // After a chunk server could not be reached: waits before the next attempt, or fails with EIO
   // (deadline passed, logged) or EINTR (interrupted).
   kj::Promise<void> backoffOrFail(std::shared_ptr<Op> op, unsigned attempt,

@@ -137,21 +137,28 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int toSet, fuse_
   auto& fs = Filesystem::of(req);
   auto r = fs.begin(req);
   SetAttrSpec spec = translateSetAttr(*attr, toSet, fi);
+  auto send = [&fs, r = kj::addRef(*r), ino, spec](std::optional<FileIo::WriteCommit> commit) {
+    return fs.mutate(const_cast<Request&>(*r), fmt::format("setattr {}", ino), [ino, spec, commit](rpc::Command::Builder c) {
+      auto s = c.initSetAttr();
+      fillSetAttr(spec, ino, s);
+      if (commit) {
+        s.setValid(s.getValid() | rpc::SET_COMMIT_WRITE);
+        s.setCommitSize(commit->size);
+        s.setCommitKillSuidGid(commit->killSuidGid);
+      }
+    });
+  };
   // A truncate must not be overtaken by an older uncommitted write extending the file again, and
   // explicit times must not be overwritten by the commit of writes made before them (cp -a writes,
   // sets the source's mtime with futimens, then closes: the close's commit moved mtime to "now").
-  kj::Promise<void> before = kj::READY_NOW;
+  // So these come after this client's writes, with their size commit folded in (one commit).
+  kj::Promise<MutateResponse> sent = nullptr;
   if (spec.valid & (rpc::SET_SIZE | rpc::SET_MTIME | rpc::SET_MTIME_NOW | rpc::SET_ATIME)) {
-    before = fs.io.flush(ino, r->cred(), kj::addRef(*r));
+    sent = fs.io.afterWrites(ino, r->cred(), kj::mv(send));
+  } else {
+    sent = send(std::nullopt);
   }
-  auto p = before
-               .then([&fs, r = kj::addRef(*r), ino, spec]() {
-                 return fs.mutate(const_cast<Request&>(*r), fmt::format("setattr {}", ino),
-                                  [ino, spec](rpc::Command::Builder c) {
-                                    fillSetAttr(spec, ino, c.initSetAttr());
-                                  });
-               })
-               .then([&fs, r = kj::addRef(*r), ino, spec](MutateResponse&& resp) {
+  auto p = sent.then([&fs, r = kj::addRef(*r), ino, spec](MutateResponse&& resp) {
                  auto reply = resp.getReply();
                  if (fs.replyIfError(*r, reply.getStatus())) return;
                  if (spec.valid & rpc::SET_SIZE) fs.io.noteTruncate(ino, spec.size);

@@ -64,7 +64,7 @@ CacheChanges cacheChangesOf(rpc::Command::Reader cmd, rpc::Reply::Reader reply) 
     case rpc::Command::SET_ATTR: {
       auto x = cmd.getSetAttr();
       c.inodes.insert(x.getIno());
-      if (x.getValid() & rpc::SET_SIZE) c.data.insert(x.getIno());
+      if (x.getValid() & (rpc::SET_SIZE | rpc::SET_COMMIT_WRITE)) c.data.insert(x.getIno());
       break;
     }
     case rpc::Command::SET_XATTR:

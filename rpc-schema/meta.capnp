@@ -30,6 +30,7 @@ const setAtimeNow :UInt32 = 64;    # atime := command time (utimensat UTIME_NOW)
 const setMtimeNow :UInt32 = 128;   # mtime := command time
 const setKillSuidGid :UInt32 = 256; # clear S_ISUID, and S_ISGID when group-executable (write/truncate by a non-owner)
 const setReplication :UInt32 = 512; # replicas per chunk (files: chunks allocated from now on; dirs: inherited by new entries)
+const setCommitWrite :UInt32 = 1024; # first the CommitWrite of this client's earlier writes (commitSize, commitKillSuidGid): one commit for both
 
 # Flags of Rename.flags (the values of renameat2). Named so they do not clash with the libc macros.
 const renameFlagNoReplace :UInt32 = 1;
@@ -120,6 +121,8 @@ struct Command {
     mtime @7 :Time;
     handle @8 :UInt64;       # the open handle the change was made through (ftruncate), 0 = by path
     replication @9 :UInt8;   # with setReplication (1..16)
+    commitSize @10 :UInt64;  # with setCommitWrite: as CommitWrite.size
+    commitKillSuidGid @11 :Bool;  # with setCommitWrite: as CommitWrite.killSuidGid
   }
 
   struct SetXattr {

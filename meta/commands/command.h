@@ -71,6 +71,9 @@ void dropChunks(Txn& txn, uint64_t ino, uint32_t firstIndex);
 void orphan(CommandContext& c, const Inode& n);
 // Linux's kill of S_ISUID, and of S_ISGID when group-executable.
 void killSuidSgid(Inode& n);
+// What a CommitWrite does to regular file `n` (commit_write.cc): at least `size` long, mtime and
+// ctime now, suid/sgid cleared for a non-root writer when `killSuidGid`. The caller saves `n`.
+void commitWrite(const CommandContext& c, Inode& n, uint64_t size, bool killSuidGid);
 // After a chmod: the inode's stored access ACL (if any) takes the new permission bits (xattr.cc).
 void chmodAccessAcl(Txn& txn, const Inode& n);
 

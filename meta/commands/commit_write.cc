@@ -3,13 +3,17 @@
 
 namespace basalt::meta {
 
+void commitWrite(const CommandContext& c, Inode& n, uint64_t size, bool killSuidGid) {
+  if (size > n.size) n.size = size;
+  n.mtime = n.ctime = c.now;
+  if (killSuidGid && !c.cred.isRoot()) killSuidSgid(n);
+}
+
 Status applyCommitWrite(CommandContext& c) {
   auto w = c.cmd.getCommitWrite();
   META_ASSIGN(n, loadInode(c.txn, w.getIno()));
   if (!n.isReg()) return Status::error(EINVAL, "inode " + std::to_string(n.ino) + " is not a regular file");
-  if (w.getSize() > n.size) n.size = w.getSize();
-  n.mtime = n.ctime = c.now;
-  if (w.getKillSuidGid() && !c.cred.isRoot()) killSuidSgid(n);
+  commitWrite(c, n, w.getSize(), w.getKillSuidGid());
   saveInode(c.txn, n);
   fillAttr(n, c.reply.initAttr());
   return Status::ok();

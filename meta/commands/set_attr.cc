@@ -13,6 +13,9 @@ Status applySetAttr(CommandContext& c) {
   std::string what = "inode " + std::to_string(n.ino);
 
   // Checks first, in Linux's order; nothing is changed until all pass.
+  if ((valid & rpc::SET_COMMIT_WRITE) && !n.isReg()) {
+    return Status::error(EINVAL, what + " is not a regular file (a write commit came with the setattr)");
+  }
   if (valid & rpc::SET_SIZE) {
     if (n.isDir()) return Status::error(EISDIR, what + " is a directory");
     if (!n.isReg()) return Status::error(EINVAL, what + " is not a regular file");
@@ -40,6 +43,8 @@ Status applySetAttr(CommandContext& c) {
     if (!cred.ownsOrRoot(n)) META_TRY(checkPermission(cred, n, kMayWrite));
   }
 
+  // The writes this client made before the change land first, as a CommitWrite would.
+  if (valid & rpc::SET_COMMIT_WRITE) commitWrite(c, n, s.getCommitSize(), s.getCommitKillSuidGid());
   if (valid & (rpc::SET_UID | rpc::SET_GID)) {
     if (valid & rpc::SET_UID) n.uid = s.getUid();
     if (valid & rpc::SET_GID) n.gid = s.getGid();

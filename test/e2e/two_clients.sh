@@ -19,6 +19,41 @@ echo tail >>"$A/shared"
 wait_for 3 "client B to see A's append in stat" eval '[[ $(stat -c %s "$B/shared") == 3000005 ]]'
 [[ "$(tail -c 5 "$B/shared")" == tail ]] || fail "client B does not see the appended data"
 
+log "writes, then futimens or ftruncate on the open file (one commit carries both): B sees both"
+"$PY" - "$A/timed" <<'PYEOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o666)
+os.write(fd, b"x" * 5000)
+os.utime(fd, ns=(1_000_000_000_000_000_000, 1_500_000_000_123_456_789))  # cp -a's futimens
+os.close(fd)
+PYEOF
+[[ $(stat -c %s "$B/timed") == 5000 ]] || fail "B sees size $(stat -c %s "$B/timed") after write + futimens, not 5000"
+[[ $(stat -c %Y "$B/timed") == 1500000000 ]] || fail "B sees mtime $(stat -c %Y "$B/timed") after futimens, not 1500000000"
+"$PY" - "$A/timed" <<'PYEOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.pwrite(fd, b"y" * 100, 9000)
+os.ftruncate(fd, 7000)  # the write's commit lands first, then the truncate
+os.close(fd)
+PYEOF
+wait_for 3 "B to see the write then truncate" eval '[[ $(stat -c %s "$B/timed") == 7000 ]]'
+# A refused futimens (explicit times by a non-owner) still commits the writes made before it.
+as_user() { setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
+chmod 666 "$A/timed"
+as_user "$PY" - "$A/timed" <<'PYEOF' || fail "the non-owner's write or its refused futimens went wrong"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.pwrite(fd, b"z" * 1000, 20000)
+try:
+    os.utime(fd, ns=(1, 1))
+    sys.exit("futimens with explicit times by a non-owner succeeded")
+except PermissionError:
+    pass
+os.close(fd)
+PYEOF
+wait_for 3 "B to see the non-owner's write despite its refused futimens" eval '[[ $(stat -c %s "$B/timed") == 21000 ]]'
+[[ "$(tail -c 3 "$B/timed")" == zzz ]] || fail "B does not read the non-owner's write"
+
 log "open on A, unlinked on B"
 inodes() { basalt status --dir "$CLUSTER" | sed -n 's/.*, \([0-9]*\) inodes,.*/\1/p'; }
 before=$(inodes)

@@ -1,4 +1,5 @@
 // SetAttr, SetXattr/RemoveXattr and the xattr reads, CommitWrite.
+#include "meta/cache_watchers.h"
 #include "test/unit/meta/test_util.h"
 
 using namespace basalt::meta;
@@ -249,4 +250,51 @@ TEST_CASE("a retried setattr and setxattr are answered from the dedup table") {
   CHECK(code(again) == 0);  // not EEXIST
   CHECK(again.effects.replayed);
   CHECK(*getXattr(*f.store, kRoot, ino, "user.v") == "first");
+}
+
+TEST_CASE("a setattr carrying a write commit applies the commit first, in one command, or nothing") {
+  Fixture f;
+  uint64_t pub = inoOf(f.mkdir(kRootIno, "pub", 0777));
+  uint64_t ino = inoOf(f.file(pub, "f", 06775, kAlice));
+  auto timesWithCommit = [&](uint64_t size, const Cred& c) {
+    return f.setAttr(ino, [&](auto s) {
+      s.setValid(rpc::SET_MTIME | rpc::SET_COMMIT_WRITE);
+      s.initMtime().setSec(7);
+      s.setCommitSize(size);
+      s.setCommitKillSuidGid(true);
+    }, c);
+  };
+  // Explicit times need the owner: a refused setattr leaves the commit undone too.
+  CHECK(code(timesWithCommit(5000, kBob)) == EPERM);
+  CHECK(f.inode(ino).size == 0);
+  CHECK((f.inode(ino).mode & 07777) == 06775);
+  // cp -a: write, then futimens: the size grows and the explicit mtime wins over the write's.
+  auto a = timesWithCommit(5000, kAlice);
+  REQUIRE(code(a) == 0);
+  Inode n = f.inode(ino);
+  CHECK(n.size == 5000);
+  CHECK(n.mtime.sec == 7);
+  CHECK(n.ctime.sec == f.now);
+  CHECK((n.mode & 07777) == 0775);  // the commit's killSuidGid, as the writer is not root
+  // A truncate after the writes: the commit lands first, then the truncate.
+  REQUIRE(code(f.setAttr(ino, [](auto s) {
+    s.setValid(rpc::SET_SIZE | rpc::SET_COMMIT_WRITE);
+    s.setSize(100);
+    s.setCommitSize(9000);
+  }, kAlice)) == 0);
+  CHECK(f.inode(ino).size == 100);
+  // Only regular files take write commits.
+  uint64_t dir = inoOf(f.mkdir(kRootIno, "d"));
+  CHECK(code(f.setAttr(dir, [](auto s) { s.setValid(rpc::SET_MTIME_NOW | rpc::SET_COMMIT_WRITE); }, kRoot)) == EINVAL);
+}
+
+TEST_CASE("a setattr carrying a write commit tells other clients to drop the file's data") {
+  capnp::MallocMessageBuilder cmdMsg, replyMsg;
+  auto cmd = cmdMsg.initRoot<rpc::Command>();
+  auto reply = replyMsg.initRoot<rpc::Reply>();
+  cmd.initSetAttr().setIno(42);
+  cmd.getSetAttr().setValid(rpc::SET_MTIME);
+  CHECK(cacheChangesOf(cmd.asReader(), reply.asReader()).data.count(42) == 0);
+  cmd.getSetAttr().setValid(rpc::SET_MTIME | rpc::SET_COMMIT_WRITE);
+  CHECK(cacheChangesOf(cmd.asReader(), reply.asReader()).data.count(42) == 1);
 }
