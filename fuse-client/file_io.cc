@@ -712,27 +712,21 @@ kj::Promise<void> FileIo::flush(uint64_t ino, const Credentials& cred, kj::Own<I
 kj::Promise<void> FileIo::flushCommitted(uint64_t ino, const Credentials& cred, kj::Own<Interruptible> intr) {
   auto it = dirty_.find(ino);
   if (it == dirty_.end()) return kj::READY_NOW;
-  auto clear = [this, ino](uint64_t gen) {
-    auto it = dirty_.find(ino);
-    if (it != dirty_.end() && it->second.inflightGen == gen) it->second.inflight = nullptr;
-  };
-  uint64_t gen = it->second.inflightGen;
-  KJ_IF_MAYBE(f, it->second.inflight) {
+  if (it->second.inflight != nullptr) {
     // Wait for the commit in flight (whatever its outcome: a failed commit put its size back),
     // then commit what is still pending.
     auto shared = std::make_shared<kj::Own<Interruptible>>(kj::mv(intr));
-    auto again = [this, ino, cred, shared, clear, gen]() {
-      clear(gen);
-      return flushCommitted(ino, cred, kj::mv(*shared));
-    };
-    return f->addBranch().then([again]() { return again(); },
-                               [again](kj::Exception&&) { return again(); });
+    return commitsSettled(ino).then([this, ino, cred, shared]() { return flushCommitted(ino, cred, kj::mv(*shared)); });
   }
   if (!it->second.pending) {
     maybeEraseDirty(ino);
     return kj::READY_NOW;
   }
-  gen = ++it->second.inflightGen;
+  auto clear = [this, ino](uint64_t gen) {
+    auto it = dirty_.find(ino);
+    if (it != dirty_.end() && it->second.inflightGen == gen) it->second.inflight = nullptr;
+  };
+  uint64_t gen = ++it->second.inflightGen;
   it->second.inflight = commit(ino, cred, kj::mv(intr)).fork();
   KJ_IF_MAYBE(f, it->second.inflight) {
     return f->addBranch().then([clear, gen]() { clear(gen); },

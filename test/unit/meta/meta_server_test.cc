@@ -22,13 +22,16 @@ struct Server : ServerFixture {
     fill(cmd);
     return server->mutate(session, cmd.asReader()).wait(loop.waitScope());
   }
-  Applied createOpen(uint64_t session, const std::string& name) {
+  // open(O_CREAT|O_RDWR) of `name` in the root (O_EXCL unless `exclusive` is false); `mode` may
+  // also be a directory's, to see the server refuse or ignore the open part.
+  Applied createOpen(uint64_t session, const std::string& name, uint32_t mode = S_IFREG | 0644,
+                     bool exclusive = true) {
     return mutate(session, [&](rpc::Command::Builder c) {
       auto cr = c.initCreate();
       cr.setParent(kRootIno);
       cr.setName(name);
-      cr.setMode(S_IFREG | 0644);
-      cr.setExclusive(true);
+      cr.setMode(mode);
+      cr.setExclusive(exclusive);
       cr.setOpen(true);
       cr.setOpenFlags(O_RDWR);
     });
@@ -318,14 +321,7 @@ TEST_CASE("the create hook's commands commit in the create's batch; a create tha
 
   // O_CREAT of an existing name opens it: the inode number the leader set aside is never made,
   // so the hook's command fails alone and the existing file keeps its chunk map.
-  auto again = s.mutate(id, [&](rpc::Command::Builder c) {
-    auto cr = c.initCreate();
-    cr.setParent(kRootIno);
-    cr.setName("f");
-    cr.setMode(S_IFREG | 0644);
-    cr.setOpen(true);
-    cr.setOpenFlags(O_RDWR);
-  });
+  auto again = s.createOpen(id, "f", S_IFREG | 0644, /*exclusive=*/false);
   REQUIRE(code(again) == 0);
   CHECK(again.reply().getAttr().getIno() == ino);
   REQUIRE(hooked.size() == 2);
@@ -333,13 +329,7 @@ TEST_CASE("the create hook's commands commit in the create's batch; a create tha
   CHECK(!s.store->beginRead().exists(Table::kChunks, chunkKey(hookedInos[1], 0)));
 
   // mkdir is not a file create: no hook, even with the open flag set.
-  auto d = s.mutate(id, [&](rpc::Command::Builder c) {
-    auto cr = c.initCreate();
-    cr.setParent(kRootIno);
-    cr.setName("d");
-    cr.setMode(S_IFDIR | 0755);
-    cr.setOpen(true);
-  });
+  auto d = s.createOpen(id, "d", S_IFDIR | 0755, /*exclusive=*/false);
   (void)code(d);  // whatever the server answers a directory "opened" at its create
   CHECK(hooked.size() == 2);
 }
