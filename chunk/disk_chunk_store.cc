@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "chunk/crc32c.h"
+#include "server/crc32c.h"
 
 namespace basalt::chunk {
 namespace {

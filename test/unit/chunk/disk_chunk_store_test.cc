@@ -9,7 +9,7 @@
 
 #include <lmdb.h>
 
-#include "chunk/crc32c.h"
+#include "server/crc32c.h"
 #include "chunk/disk_chunk_store.h"
 #include "chunk/mem_chunk_store.h"
 #include "test_util.h"

@@ -5,10 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace basalt::chunk {
+namespace basalt {
 
 // The CRC32C of `len` bytes, continuing from `crc` (the CRC of the bytes before them; 0 to start).
 // crc32c("123456789") == 0xE3069283.
 uint32_t crc32c(const void* data, size_t len, uint32_t crc = 0);
 
-}  // namespace basalt::chunk
+}  // namespace basalt

@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include "chunk/crc32c.h"
+#include "server/crc32c.h"
 
-using namespace basalt::chunk;
+using namespace basalt;
 
 TEST_CASE("CRC32C of \"123456789\" is the known answer E3069283") {
   const char* s = "123456789";

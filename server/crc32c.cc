@@ -1,10 +1,10 @@
-#include "chunk/crc32c.h"
+#include "server/crc32c.h"
 
 #include <isa-l/crc.h>
 
 #include <climits>
 
-namespace basalt::chunk {
+namespace basalt {
 
 uint32_t crc32c(const void* data, size_t len, uint32_t crc) {
   // ISA-L's crc32_iscsi neither pre- nor post-inverts; the standard CRC32C does both.
@@ -19,4 +19,4 @@ uint32_t crc32c(const void* data, size_t len, uint32_t crc) {
   return ~state;
 }
 
-}  // namespace basalt::chunk
+}  // namespace basalt
