@@ -608,9 +608,10 @@ kj::Promise<InfoResult> ChunkServer::assign(uint64_t id, uint64_t version, std::
   if (asPrimary) c.leaseEnd = loop_.timer().now() + leaseMs * kj::MILLISECONDS;
   kj::Promise<Status> persisted = Status::ok();
   if (changed) {
-    log_->info("{}: assigned as {} (was {}), {} replicas", chunkName(id, version),
-               asPrimary ? "primary" : "backup", c.exists ? "v" + std::to_string(c.version) : "absent",
-               replicas.size());
+    // Every new file's first chunk is assigned so: only a change of a chunk already held is news.
+    log_->log(c.exists ? spdlog::level::info : spdlog::level::debug, "{}: assigned as {} (was {}), {} replicas",
+              chunkName(id, version), asPrimary ? "primary" : "backup",
+              c.exists ? "v" + std::to_string(c.version) : "absent", replicas.size());
     // A fresh chunk has no data anywhere: a backup has nothing to wait for.
     bool startsOk = asPrimary || (fresh && !c.exists);
     ChunkState state = startsOk ? (c.exists ? c.state : ChunkState::kOk) : ChunkState::kSyncing;
