@@ -1,7 +1,11 @@
 #include "meta/committer.h"
 
+#include <capnp/serialize.h>
 #include <kj/debug.h>
 
+#include <cstring>
+
+#include "server/little_endian.h"
 #include "server/rpc.h"
 
 namespace basalt::meta {
@@ -59,12 +63,17 @@ void Committer::startBatch() {
   queue_.clear();
   if (batch->items.size() > largestBatch_) largestBatch_ = batch->items.size();
   Store& store = store_;
-  tasks_->add(loop_.offload<bool>([batch, &store]() {
+  Logger log = log_;
+  tasks_->add(loop_.offload<bool>([batch, &store, log]() {
                      Txn txn = store.beginWrite();
+                     std::vector<const capnp::MallocMessageBuilder*> commands;
                      for (auto& item : batch->items) {
                        item->result = apply(item->command->getRoot<rpc::Command>().asReader(), txn);
+                       commands.push_back(item->command.get());
                      }
-                     txn.commit();  // full sync: durable when this returns
+                     store.commitLogged(txn, encodeBatch(commands));  // durable when this returns
+                     Status st = store.checkpointIfDue();
+                     if (!st.isOk()) log->error("{} (the command log keeps every commit; retried later)", st.message());
                      return true;
                    })
                   .then([this, batch](bool) { finishBatch(batch, true, ""); },
@@ -99,6 +108,36 @@ void Committer::finishBatch(std::shared_ptr<Batch> batch, bool committed, std::s
   } else {
     schedule();
   }
+}
+
+std::string Committer::encodeBatch(const std::vector<const capnp::MallocMessageBuilder*>& commands) {
+  std::string out;
+  appendLe32(out, static_cast<uint32_t>(commands.size()));
+  for (const auto* c : commands) {
+    auto words = capnp::messageToFlatArray(const_cast<capnp::MallocMessageBuilder&>(*c));
+    appendLe32(out, static_cast<uint32_t>(words.size()));
+    auto bytes = words.asBytes();
+    out.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  }
+  return out;
+}
+
+void Committer::replayRecord(Txn& txn, std::string_view record) {
+  KJ_REQUIRE(record.size() >= 4, "command log record too short", record.size());
+  uint32_t count = readLe32(record, 0);
+  size_t at = 4;
+  for (uint32_t i = 0; i < count; ++i) {
+    KJ_REQUIRE(at + 4 <= record.size(), "command log record cut short", i, count);
+    size_t bytes = static_cast<size_t>(readLe32(record, at)) * sizeof(capnp::word);
+    at += 4;
+    KJ_REQUIRE(at + bytes <= record.size(), "command log record cut short", i, count);
+    auto words = kj::heapArray<capnp::word>(bytes / sizeof(capnp::word));
+    memcpy(words.begin(), record.data() + at, bytes);
+    at += bytes;
+    capnp::FlatArrayMessageReader reader(words);
+    apply(reader.getRoot<rpc::Command>(), txn);
+  }
+  KJ_REQUIRE(at == record.size(), "command log record has trailing bytes", at, record.size());
 }
 
 }  // namespace basalt::meta

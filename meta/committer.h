@@ -1,8 +1,10 @@
 // Group commit: every mutation goes through here. Commands are queued on the loop thread; while no
 // batch is committing, everything queued so far becomes one batch, applied on a worker thread
 // (EventLoop::offload) in one LMDB write transaction (each command in its own nested transaction)
-// and committed with a full sync. Only then, back on the loop thread, does each submitter's promise
-// resolve: a resolved promise means the change is on disk.
+// and committed durably: the batch's commands are one command-log record, synced before the
+// transaction commits (Store::commitLogged). Only then, back on the loop thread, does each
+// submitter's promise resolve: a resolved promise means the change is on disk. After a crash,
+// replayRecord applies the records after the last checkpoint again (Store::recover).
 //
 // Thread-safety: submit/drain/stats on the loop thread only. The worker touches only the batch and
 // the Store.
@@ -39,6 +41,13 @@ class Committer {
 
   // Resolves when nothing is queued or committing.
   kj::Promise<void> drain();
+
+  // A batch as its command-log record: the count (u32, little-endian), then each command as a
+  // Cap'n Proto flat array preceded by its length in words (u32).
+  static std::string encodeBatch(const std::vector<const capnp::MallocMessageBuilder*>& commands);
+  // Applies the commands of one record to `txn` as the batch applied them (for Store::recover).
+  // Throws (kj exception) on a malformed record.
+  static void replayRecord(Txn& txn, std::string_view record);
 
   uint64_t commits() const { return commits_; }
   uint64_t commandsCommitted() const { return commands_; }

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
 
+#include "meta/committer.h"
 #include "meta/fsck.h"
 #include "meta/store.h"
 
@@ -14,7 +16,12 @@ std::string withPort(const std::string& listen, unsigned port) {
 }
 
 int runFsck(const std::string& dir) {
-  auto store = Store::open(dir, /*readOnly=*/true);
+  if (access((dir + "/data.mdb").c_str(), F_OK) != 0) {
+    fprintf(stderr, "basalt-meta: no metadata store in %s\n", dir.c_str());
+    return 1;
+  }
+  // Writable: a store left by a crash is only consistent once its command log is replayed.
+  auto store = Store::open(dir, false, StoreDefaults{}, Committer::replayRecord);
   if (!store.isOk()) {
     fprintf(stderr, "basalt-meta: %s\n", store.status().message().c_str());
     return 1;

@@ -76,10 +76,14 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(data, ec);
   if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
   if (chunkSize % 65536 != 0) return fail("--chunk-size must be a multiple of 64 KiB (the checksum block)");
-  auto store = meta::Store::open(data, false, meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize});
+  auto store = meta::Store::open(data, false, meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize},
+                                 meta::Committer::replayRecord);
   if (!store.isOk()) return fail(store.status().message());
 
   auto log = makeLogger("meta");
+  if ((*store)->replayed() > 0) {
+    log->info("crash recovery: applied {} command log records again", (*store)->replayed());
+  }
   EventLoop loop;
   SystemClock clock;
   if (app.count("--suspect-ms") == 0) chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);

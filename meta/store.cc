@@ -7,6 +7,13 @@
 
 #include <kj/debug.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "meta/checkpoint_file.h"
+#include "meta/command_log.h"
 #include "meta/inode.h"
 #include "meta/keys.h"
 
@@ -25,6 +32,11 @@ std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_
 
 void check(int rc, const char* what) {
   if (rc != 0) KJ_FAIL_REQUIRE("LMDB error", what, mdb_strerror(rc));
+}
+
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -99,7 +111,8 @@ void Txn::abort() {
 
 // ---- Store ---------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly, StoreDefaults defaults) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly, StoreDefaults defaults,
+                                           const Replayer& replay) {
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
   // One process per data dir: LMDB itself would let two writers take turns, and two leaders would
@@ -112,21 +125,160 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly
     return Status::error(e == EWOULDBLOCK ? EBUSY : e, "data dir " + dir + " is in use by another basalt-meta");
   }
   s->lockFd_ = lockFd;
+  if (!readOnly) {
+    auto checkpoints = CheckpointFile::open(dir + "/checkpoint");
+    if (!checkpoints.isOk()) return checkpoints.status();
+    s->checkpoints_ = kj::mv(*checkpoints);
+    Status st = s->rewindToCheckpoint();
+    if (!st.isOk()) return st;
+    auto log = CommandLog::open(dir + "/command-log");
+    if (!log.isOk()) return log.status();
+    s->log_ = kj::mv(*log);
+  }
+  // Writable: no sync per commit (the command log is what is synced; see commitLogged).
   int rc = mdb_env_create(&s->env_);
   if (rc == 0) rc = mdb_env_set_maxdbs(s->env_, static_cast<MDB_dbi>(Table::kCount) + 2);
   if (rc == 0) rc = mdb_env_set_mapsize(s->env_, kMapSize);
-  if (rc == 0) rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | (readOnly ? MDB_RDONLY : 0), 0644);
+  if (rc == 0) rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | (readOnly ? MDB_RDONLY : MDB_NOSYNC), 0644);
   if (rc != 0) {
     return Status::error(rc > 0 ? rc : EIO, "cannot open metadata store in " + dir + ": " + mdb_strerror(rc));
   }
   Status st = readOnly ? s->openReadOnly() : s->init(defaults);
   if (!st.isOk()) return st;
+  if (!readOnly) {
+    st = s->replayLog(replay);
+    if (st.isOk()) st = s->checkpoint();
+    if (!st.isOk()) {
+      s->log_.reset();  // no checkpoint on the way out: the next open starts from the old one
+      return st;
+    }
+  }
   return s;
 }
 
 Store::~Store() {
+  if (log_ != nullptr) {
+    Status st = checkpoint();
+    if (!st.isOk()) fprintf(stderr, "basalt-meta: closing %s: %s (the next open replays the command log)\n", dir_.c_str(), st.message().c_str());
+  }
+  if (pin_ != nullptr) mdb_txn_abort(pin_);
   if (env_ != nullptr) mdb_env_close(env_);
   if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+Status Store::rewindToCheckpoint() {
+  const auto& cp = checkpoints_->latest();
+  if (!cp) return Status::ok();  // a new store, or one from before the command log
+  checkpointSeq_ = cp->seq;
+  std::string path = dir_ + "/data.mdb";
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::error(errno, "cannot open " + path + " to rewind it to its checkpoint (seq " +
+                                    std::to_string(cp->seq) + "): " + strerror(errno));
+  }
+  ssize_t n = ::pwrite(fd, cp->pages.data(), cp->pages.size(), 0);
+  int e = 0;
+  if (n != static_cast<ssize_t>(cp->pages.size())) {
+    e = n < 0 ? errno : EIO;
+  } else if (::fsync(fd) != 0) {
+    e = errno;
+  }
+  ::close(fd);
+  if (e != 0) return Status::error(e, "cannot rewind " + path + " to its checkpoint: " + strerror(e));
+  return Status::ok();
+}
+
+Status Store::replayLog(const Replayer& replay) {
+  return log_->replay(checkpointSeq_, [&](uint64_t seq, std::string_view record) -> Status {
+    if (!replay) {
+      return Status::error(EINVAL, "the command log of " + dir_ + " holds record " + std::to_string(seq) +
+                                       " after checkpoint " + std::to_string(checkpointSeq_) +
+                                       ": open it with a replayer (basalt-meta does)");
+    }
+    KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+                  Txn txn = beginWrite();
+                  replay(txn, record);
+                  txn.commit();
+                })) {
+      return Status::error(EIO, "replaying command log record " + std::to_string(seq) + " of " + dir_ +
+                                    " failed: " + e->getDescription().cStr());
+    }
+    ++replayed_;
+    return Status::ok();
+  });
+}
+
+void Store::commitLogged(Txn& txn, std::string_view record) {
+  KJ_REQUIRE(log_ != nullptr && txn.writable_ && txn.txn_ != nullptr, "commitLogged needs a write txn");
+  Status st = log_->append(record);
+  if (!st.isOk()) {
+    txn.abort();
+    KJ_FAIL_REQUIRE("metadata commit failed: cannot append to the command log", st.message());
+  }
+  MDB_txn* t = txn.txn_;
+  txn.txn_ = nullptr;
+  int rc = mdb_txn_commit(t);
+  if (rc == 0) return;
+  st = log_->retract();
+  if (!st.isOk()) {
+    // The record would be replayed after a restart although the caller is told the commit failed:
+    // stop now instead, and let the restart apply it (a client retrying gets the recorded answer).
+    fprintf(stderr, "basalt-meta: LMDB commit failed (%s) and its command log record cannot be erased (%s): "
+                    "exiting so that a restart applies it\n",
+            mdb_strerror(rc), st.message().c_str());
+    std::abort();
+  }
+  check(rc, "mdb_txn_commit");
+}
+
+Status Store::checkpoint() {
+  KJ_REQUIRE(log_ != nullptr, "checkpoint of a read-only store");
+  MDB_txn* pin = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &pin);
+  if (rc != 0) return Status::error(EIO, std::string("checkpoint: cannot begin a read transaction: ") + mdb_strerror(rc));
+  auto fail = [&](Status st) {
+    mdb_txn_abort(pin);
+    return st;
+  };
+  MDB_stat ms;
+  rc = mdb_env_stat(env_, &ms);
+  if (rc != 0) return fail(Status::error(EIO, std::string("checkpoint: mdb_env_stat: ") + mdb_strerror(rc)));
+  if (ms.ms_psize > CheckpointFile::kMaxPageSize) {
+    return fail(Status::error(EINVAL, "checkpoint: LMDB pages of " + std::to_string(ms.ms_psize) + " bytes"));
+  }
+  CheckpointImage image;
+  image.seq = log_->nextSeq() - 1;
+  image.txnid = mdb_txn_id(pin);
+  image.pageSize = ms.ms_psize;
+  image.pages.resize(2 * ms.ms_psize);
+  int fd = -1;
+  mdb_env_get_fd(env_, &fd);
+  if (::pread(fd, image.pages.data(), image.pages.size(), 0) != static_cast<ssize_t>(image.pages.size())) {
+    return fail(Status::error(EIO, "checkpoint: cannot read the meta pages of " + dir_ + "/data.mdb"));
+  }
+  // The pages must describe the pinned snapshot (the layout of LMDB's meta page is assumed here).
+  uint64_t newest = std::max(lmdbMetaTxnid(image.pages, image.pageSize, 0), lmdbMetaTxnid(image.pages, image.pageSize, 1));
+  if (newest != image.txnid) {
+    return fail(Status::error(EIO, "checkpoint: the meta pages of " + dir_ + "/data.mdb name transaction " +
+                                       std::to_string(newest) + ", the snapshot is " + std::to_string(image.txnid)));
+  }
+  rc = mdb_env_sync(env_, 1);
+  if (rc != 0) return fail(Status::error(rc > 0 ? rc : EIO, std::string("checkpoint: mdb_env_sync: ") + mdb_strerror(rc)));
+  Status st = checkpoints_->write(image);
+  if (!st.isOk()) return fail(st);
+  // Durable: the previous snapshot may be reused now, and the log starts a new run.
+  if (pin_ != nullptr) mdb_txn_abort(pin_);
+  pin_ = pin;
+  checkpointSeq_ = image.seq;
+  lastCheckpointMs_ = steadyMs();
+  log_->restart(image.seq + 1);
+  return Status::ok();
+}
+
+Status Store::checkpointIfDue() {
+  if (log_ == nullptr || log_->runBytes() == 0) return Status::ok();
+  if (log_->runBytes() < kCheckpointBytes && steadyMs() - lastCheckpointMs_ < kCheckpointMs) return Status::ok();
+  return checkpoint();
 }
 
 Txn Store::beginRead() const {
