@@ -38,6 +38,11 @@ kj::Promise<Applied> Committer::submit(kj::Own<capnp::MallocMessageBuilder> comm
   return kj::mv(paf.promise);
 }
 
+kj::Promise<void> Committer::stop() {
+  stopped_ = true;  // the Store checkpoints once more when it closes
+  return drain();
+}
+
 kj::Promise<void> Committer::drain() {
   if (queue_.empty() && !committing_) return kj::READY_NOW;
   auto paf = kj::newPromiseAndFulfiller<void>();
@@ -65,6 +70,7 @@ void Committer::startBatch() {
   Store& store = store_;
   Logger log = log_;
   tasks_->add(loop_.offload<bool>([batch, &store, log]() {
+                     checkpointIfDue(store, log);  // under a steady load there is no idle moment
                      Txn txn = store.beginWrite();
                      std::vector<const capnp::MallocMessageBuilder*> commands;
                      for (auto& item : batch->items) {
@@ -72,14 +78,27 @@ void Committer::startBatch() {
                        commands.push_back(item->command.get());
                      }
                      store.commitLogged(txn, encodeBatch(commands));  // durable when this returns
-                     Status st = store.checkpointIfDue();
-                     if (!st.isOk()) log->error("{} (the command log keeps every commit; retried later)", st.message());
                      return true;
                    })
                   .then([this, batch](bool) { finishBatch(batch, true, ""); },
                         [this, batch](kj::Exception&& e) {
                           finishBatch(batch, false, e.getDescription().cStr());
                         }));
+}
+
+bool Committer::checkpointIfDue(Store& store, const Logger& log) {
+  Status st = store.checkpointIfDue();
+  if (!st.isOk()) log->error("{} (every commit is in the command log; retried in a few seconds)", st.message());
+  return st.isOk();
+}
+
+void Committer::settled() {
+  if (!queue_.empty()) {
+    schedule();
+    return;
+  }
+  for (auto& d : drainers_) d->fulfill();
+  drainers_.clear();
 }
 
 void Committer::finishBatch(std::shared_ptr<Batch> batch, bool committed, std::string error) {
@@ -102,11 +121,44 @@ void Committer::finishBatch(std::shared_ptr<Batch> batch, bool committed, std::s
     item->fulfiller->fulfill(kj::mv(item->result));
   }
   committing_ = false;
-  if (queue_.empty()) {
-    for (auto& d : drainers_) d->fulfill();
-    drainers_.clear();
-  } else {
+  if (!queue_.empty()) {
     schedule();
+  } else {
+    checkpointWhenIdle();
+  }
+}
+
+void Committer::checkpointWhenIdle() {
+  if (committing_) return;  // whatever runs calls back here, or settles, when it ends
+  // With a batch queued, that batch checkpoints first if one is due.
+  int64_t dueInMs = stopped_ || !queue_.empty() ? -1 : store_.checkpointDueInMs();
+  if (dueInMs > 0) {
+    if (!checkpointTimer_) {
+      checkpointTimer_ = true;
+      tasks_->add(loop_.timer().afterDelay(dueInMs * kj::MILLISECONDS).then([this]() {
+        checkpointTimer_ = false;
+        checkpointWhenIdle();
+      }));
+    }
+    settled();
+  } else if (dueInMs == 0) {
+    // Idle: checkpoint now rather than in front of the next batch. It holds the worker's turn
+    // (no batch may run beside it); what arrives meanwhile waits for it.
+    committing_ = true;
+    Store& store = store_;
+    Logger log = log_;
+    auto done = [this]() {
+      committing_ = false;
+      settled();
+    };
+    tasks_->add(loop_.offload<bool>([&store, log]() { return checkpointIfDue(store, log); })
+                    .then([done](bool) { done(); },
+                          [this, done](kj::Exception&& e) {
+                            log_->error("checkpoint failed: {}", e.getDescription().cStr());
+                            done();
+                          }));
+  } else {
+    settled();
   }
 }
 

@@ -41,6 +41,9 @@ class Committer {
 
   // Resolves when nothing is queued or committing.
   kj::Promise<void> drain();
+  // drain(), and no more checkpoints while idle: nothing runs on the worker once it resolves (the
+  // Store may close).
+  kj::Promise<void> stop();
 
   // A batch as its command-log record: the count (u32, little-endian), then each command as a
   // Cap'n Proto flat array preceded by its length in words (u32).
@@ -59,6 +62,12 @@ class Committer {
   void schedule();
   void startBatch();
   void finishBatch(std::shared_ptr<Batch> batch, bool committed, std::string error);
+  // Nothing committing: the next batch if one is queued, else the drainers are told.
+  void settled();
+  // With nothing to commit: checkpoint on the worker if one is due, or once it is (a timer).
+  void checkpointWhenIdle();
+  // On the worker: Store::checkpointIfDue, its failure logged.
+  static bool checkpointIfDue(Store& store, const Logger& log);
 
   EventLoop& loop_;
   Store& store_;
@@ -67,6 +76,8 @@ class Committer {
   std::vector<std::unique_ptr<Item>> queue_;
   bool committing_ = false;
   bool scheduled_ = false;
+  bool checkpointTimer_ = false;
+  bool stopped_ = false;
   std::vector<kj::Own<kj::PromiseFulfiller<void>>> drainers_;
   uint64_t commits_ = 0;
   uint64_t commands_ = 0;

@@ -364,7 +364,7 @@ uint64_t MetaServer::uptimeMs() const { return (loop_.timer().now() - startedAt_
 
 kj::Promise<void> MetaServer::shutdown() {
   stopping_ = true;
-  return committer_.drain();
+  return committer_.stop();
 }
 
 }  // namespace basalt::meta

@@ -7,6 +7,7 @@
 
 #include <kj/debug.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -148,16 +149,16 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly
   if (!readOnly) {
     st = s->replayLog(replay);
     if (st.isOk()) st = s->checkpoint();
-    if (!st.isOk()) {
-      s->log_.reset();  // no checkpoint on the way out: the next open starts from the old one
-      return st;
-    }
+    if (!st.isOk()) return st;
+    s->opened_ = true;
   }
   return s;
 }
 
 Store::~Store() {
-  if (log_ != nullptr) {
+  // Only a store that opened completely: a checkpoint of one that failed half-way (before its log
+  // was replayed) would record the log's records as included and lose them.
+  if (opened_) {
     Status st = checkpoint();
     if (!st.isOk()) fprintf(stderr, "basalt-meta: closing %s: %s (the next open replays the command log)\n", dir_.c_str(), st.message().c_str());
   }
@@ -233,6 +234,7 @@ void Store::commitLogged(Txn& txn, std::string_view record) {
 
 Status Store::checkpoint() {
   KJ_REQUIRE(log_ != nullptr, "checkpoint of a read-only store");
+  std::lock_guard<std::mutex> lock(checkpointMutex_);
   MDB_txn* pin = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &pin);
   if (rc != 0) return Status::error(EIO, std::string("checkpoint: cannot begin a read transaction: ") + mdb_strerror(rc));
@@ -275,10 +277,21 @@ Status Store::checkpoint() {
   return Status::ok();
 }
 
+int64_t Store::checkpointDueInMs() const {
+  if (log_ == nullptr || log_->runBytes() == 0) return -1;
+  int64_t due = log_->runBytes() >= kCheckpointBytes ? 0 : lastCheckpointMs_ + kCheckpointMs;
+  return std::max<int64_t>({0, due - steadyMs(), retryCheckpointMs_ - steadyMs()});
+}
+
+bool Store::checkpointDue() const { return checkpointDueInMs() == 0; }
+
 Status Store::checkpointIfDue() {
-  if (log_ == nullptr || log_->runBytes() == 0) return Status::ok();
-  if (log_->runBytes() < kCheckpointBytes && steadyMs() - lastCheckpointMs_ < kCheckpointMs) return Status::ok();
-  return checkpoint();
+  if (!checkpointDue()) return Status::ok();
+  int64_t now = steadyMs();
+  Status st = checkpoint();
+  // A failing checkpoint (the disk) is retried, and reported, every few seconds, not every batch.
+  retryCheckpointMs_ = st.isOk() ? 0 : now + kCheckpointRetryMs;
+  return st;
 }
 
 Txn Store::beginRead() const {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -142,8 +143,12 @@ class Store {
   // interval bounds the file's growth: copying /usr/include/linux twice grew it to 87 MB with
   // 2 s, 12.5 MB with 250 ms, at the same speed (a checkpoint then blocks commits for ≤ 8 ms).
   Status checkpointIfDue();
+  bool checkpointDue() const;
+  // In how many ms a checkpoint is due (0: now); -1 when the log holds nothing to checkpoint.
+  int64_t checkpointDueInMs() const;
   static constexpr uint64_t kCheckpointBytes = 16u << 20;
   static constexpr int64_t kCheckpointMs = 250;
+  static constexpr int64_t kCheckpointRetryMs = 5000;
   // The log record sequence number the last checkpoint includes.
   uint64_t checkpointSeq() const { return checkpointSeq_; }
   // Command-log records that open() applied again (a crash had cut them off).
@@ -166,9 +171,13 @@ class Store {
   std::unique_ptr<CommandLog> log_;
   std::unique_ptr<CheckpointFile> checkpoints_;
   MDB_txn* pin_ = nullptr;  // a read txn on the last checkpoint's snapshot: LMDB keeps its pages
+  // One checkpoint at a time: the closing store's waits for one still running on a worker.
+  std::mutex checkpointMutex_;
   uint64_t checkpointSeq_ = 0;
   int64_t lastCheckpointMs_ = 0;  // steady clock
+  int64_t retryCheckpointMs_ = 0;  // after a failed checkpoint: not before then
   uint64_t replayed_ = 0;
+  bool opened_ = false;  // writable and completely opened (recovered, checkpointed)
   int lockFd_ = -1;
   MDB_dbi dbis_[static_cast<int>(Table::kCount)] = {};
   uint64_t boots_ = 0;

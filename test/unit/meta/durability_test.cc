@@ -175,3 +175,34 @@ TEST_CASE("the committer's batches replay as they were applied: a crash loses no
   CHECK((*back)->beginRead().count(Table::kInodes) == 1 + 20);
   CHECK(fsck(**back).clean());
 }
+
+TEST_CASE("an idle committer checkpoints once one is due, without waiting for the next batch") {
+  TempDir dir;
+  auto store = Store::open(dir.path, false, {}, Committer::replayRecord);
+  REQUIRE(store.isOk());
+  uint64_t start = (*store)->checkpointSeq();
+  EventLoop loop;
+  Committer committer(loop, **store, makeLogger("test"));
+  auto mkdirCommand = [](const std::string& name, uint64_t ino) {
+    auto msg = kj::heap<capnp::MallocMessageBuilder>();
+    auto cmd = msg->initRoot<rpc::Command>();
+    cmd.initTime().setSec(100);
+    auto cr = cmd.initCreate();
+    cr.setParent(kRootIno);
+    cr.setName(name);
+    cr.setMode(S_IFDIR | 0755);
+    cr.setExclusive(true);
+    cr.setIno(ino);
+    return msg;
+  };
+  committer.submit(mkdirCommand("a", 100)).wait(loop.waitScope());
+  committer.drain().wait(loop.waitScope());
+  CHECK((*store)->checkpointSeq() == start);  // not due yet: the record is only in the log
+  // Nothing else happens: once due, the idle committer checkpoints on its own.
+  loop.timer().afterDelay((Store::kCheckpointMs + 100) * kj::MILLISECONDS).wait(loop.waitScope());
+  committer.drain().wait(loop.waitScope());
+  CHECK((*store)->checkpointSeq() == start + 1);
+  committer.submit(mkdirCommand("b", 101)).wait(loop.waitScope());
+  committer.stop().wait(loop.waitScope());
+  CHECK((*store)->checkpointSeq() == start + 1);  // b is in the log until the next one is due
+}
