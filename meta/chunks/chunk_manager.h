@@ -206,7 +206,11 @@ class ChunkManager final : public CapacitySource {
   kj::Promise<void> watchLiveness();
   // Marks servers silent for suspectMs suspect and for deadMs dead (and rebuilds the ring).
   void markSilentServers();
+  // Every gcIntervalMs, or at once after a full round: deletes up to kGcBatch freed chunks on their
+  // servers and drops their garbage rows.
   kj::Promise<void> collectGarbage();
+  kj::Promise<void> collectGarbageNow();
+  static constexpr size_t kGcBatch = 256;
   // Restores replica counts: scans the chunk map, starts up to maxRepairs copies, single-copy
   // chunks first.
   kj::Promise<void> repairLoop();

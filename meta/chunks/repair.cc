@@ -16,49 +16,54 @@ namespace basalt::meta {
 // Deletes freed chunks from their replicas; a chunk leaves the garbage table once every live
 // replica has deleted it (a replica that is down now deletes it when it registers again).
 kj::Promise<void> ChunkManager::collectGarbage() {
-  return loop_.timer().afterDelay(options_.gcIntervalMs * kj::MILLISECONDS).then([this]() -> kj::Promise<void> {
-    std::vector<std::pair<uint64_t, std::vector<uint32_t>>> batch;
-    {
-      Txn txn = server_.store().beginRead();
-      txn.scan(Table::kGarbage, "", [&](std::string_view k, std::string_view v) {
-        std::vector<uint32_t> ids;
-        for (size_t at = 0; at + 4 <= v.size(); at += 4) ids.push_back(readBe32(v, at));
-        batch.emplace_back(readBe64(k), std::move(ids));
-        return batch.size() < 256;
-      });
-    }
-    kj::Vector<kj::Promise<bool>> deletions;
-    for (auto& [chunkId, ids] : batch) {
-      kj::Vector<kj::Promise<bool>> perReplica;
-      for (uint32_t id : ids) {
-        if (!servers_.count(id) || !usable(id)) continue;  // down: deleted when it registers again
-        KJ_IF_MAYBE(service, servers_[id].service) {
-          auto req = service->deleteRequest();
-          req.setChunkId(chunkId);
-          perReplica.add(loop_.timer()
-                             .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
-                             .then([](auto&& r) { return r.getStatus().getCode() == 0 || r.getStatus().getCode() == ENOENT; },
-                                   [](kj::Exception&&) { return false; }));
-        }
+  return loop_.timer().afterDelay(options_.gcIntervalMs * kj::MILLISECONDS).then([this]() { return collectGarbageNow(); });
+}
+
+kj::Promise<void> ChunkManager::collectGarbageNow() {
+  std::vector<std::pair<uint64_t, std::vector<uint32_t>>> batch;
+  {
+    Txn txn = server_.store().beginRead();
+    txn.scan(Table::kGarbage, "", [&](std::string_view k, std::string_view v) {
+      std::vector<uint32_t> ids;
+      for (size_t at = 0; at + 4 <= v.size(); at += 4) ids.push_back(readBe32(v, at));
+      batch.emplace_back(readBe64(k), std::move(ids));
+      return batch.size() < kGcBatch;
+    });
+  }
+  kj::Vector<kj::Promise<bool>> deletions;
+  for (auto& [chunkId, ids] : batch) {
+    kj::Vector<kj::Promise<bool>> perReplica;
+    for (uint32_t id : ids) {
+      if (!servers_.count(id) || !usable(id)) continue;  // down: deleted when it registers again
+      KJ_IF_MAYBE(service, servers_[id].service) {
+        auto req = service->deleteRequest();
+        req.setChunkId(chunkId);
+        perReplica.add(loop_.timer()
+                           .timeoutAfter(options_.callTimeoutMs * kj::MILLISECONDS, req.send())
+                           .then([](auto&& r) { return r.getStatus().getCode() == 0 || r.getStatus().getCode() == ENOENT; },
+                                 [](kj::Exception&&) { return false; }));
       }
-      uint64_t cid = chunkId;
-      deletions.add(kj::joinPromises(perReplica.releaseAsArray())
-                        .then([this, cid](kj::Array<bool> oks) -> kj::Promise<bool> {
-                          for (bool ok : oks) {
-                            if (!ok) return false;
-                          }
-                          return server_
-                              .submitInternal([cid](rpc::Command::Builder cmd) { cmd.initDropGarbage().setChunkId(cid); })
-                              .then([](Applied) { return true; });
-                        }));
     }
-    return kj::joinPromises(deletions.releaseAsArray())
-        .then([this, n = batch.size()](kj::Array<bool> done) {
-          size_t freed = std::count(done.begin(), done.end(), true);
-          if (freed) log_->debug("deleted {} freed chunks ({} still pending)", freed, n - freed);
-        })
-        .then([this]() { return collectGarbage(); });
-  });
+    uint64_t cid = chunkId;
+    deletions.add(kj::joinPromises(perReplica.releaseAsArray())
+                      .then([this, cid](kj::Array<bool> oks) -> kj::Promise<bool> {
+                        for (bool ok : oks) {
+                          if (!ok) return false;
+                        }
+                        return server_
+                            .submitInternal([cid](rpc::Command::Builder cmd) { cmd.initDropGarbage().setChunkId(cid); })
+                            .then([](Applied a) { return a.reply().getStatus().getCode() == 0; });
+                      }));
+  }
+  return kj::joinPromises(deletions.releaseAsArray())
+      .then([this, n = batch.size()](kj::Array<bool> done) -> kj::Promise<void> {
+        size_t freed = std::count(done.begin(), done.end(), true);
+        if (freed) log_->debug("deleted {} freed chunks ({} still pending)", freed, n - freed);
+        // A full round means a backlog (a tree was just deleted): go on at once, so the space
+        // comes back at the rate the chunk servers delete, not one round per interval.
+        if (n == kGcBatch && freed == n) return collectGarbageNow();
+        return collectGarbage();
+      });
 }
 
 
