@@ -7,22 +7,6 @@ using namespace basalt;
 using namespace basalt::meta;
 using namespace basalt::meta::test;
 
-namespace {
-kj::Own<capnp::MallocMessageBuilder> createCommand(uint64_t session, uint64_t seq, uint64_t ino, const std::string& name) {
-  auto msg = kj::heap<capnp::MallocMessageBuilder>();
-  auto cmd = msg->initRoot<rpc::Command>();
-  cmd.setSession(session);
-  cmd.setSeq(seq);
-  cmd.initTime().setSec(100);
-  auto cr = cmd.initCreate();
-  cr.setParent(kRootIno);
-  cr.setName(name);
-  cr.setMode(S_IFREG | 0644);
-  cr.setExclusive(true);
-  cr.setIno(ino);
-  return msg;
-}
-}  // namespace
 
 TEST_CASE("concurrent mutations from many sessions share one durable commit; a failing one does not poison it") {
   TempDir dir;
@@ -37,11 +21,11 @@ TEST_CASE("concurrent mutations from many sessions share one durable commit; a f
   constexpr int kSessions = 20, kPerSession = 10;
   for (int s = 1; s <= kSessions; ++s) {
     for (int i = 1; i <= kPerSession; ++i) {
-      all.add(committer.submit(createCommand(s, i, ino++, "s" + std::to_string(s) + "-" + std::to_string(i))));
+      all.add(committer.submit(leaderCreate(s, i, ino++, "s" + std::to_string(s) + "-" + std::to_string(i))));
     }
   }
   // Session 1 repeats a name (fails with EEXIST) in the middle of the batch.
-  all.add(committer.submit(createCommand(1, 99, ino++, "s2-2")));
+  all.add(committer.submit(leaderCreate(1, 99, ino++, "s2-2")));
   auto results = kj::joinPromises(all.releaseAsArray()).wait(loop.waitScope());
   int ok = 0, exists = 0;
   for (auto& r : results) {
@@ -66,10 +50,10 @@ TEST_CASE("mutations that arrive while a batch commits form the next batch") {
   REQUIRE(store.isOk());
   EventLoop loop;
   Committer committer(loop, **store, makeLogger("test"));
-  auto first = committer.submit(createCommand(1, 1, 100, "first"));
+  auto first = committer.submit(leaderCreate(1, 1, 100, "first"));
   kj::evalLater([]() {}).wait(loop.waitScope());  // the first batch has started
   kj::Vector<kj::Promise<Applied>> later;
-  for (int i = 0; i < 30; ++i) later.add(committer.submit(createCommand(2, i + 1, 200 + i, "later" + std::to_string(i))));
+  for (int i = 0; i < 30; ++i) later.add(committer.submit(leaderCreate(2, i + 1, 200 + i, "later" + std::to_string(i))));
   CHECK(first.wait(loop.waitScope()).reply().getStatus().getCode() == 0);
   auto results = kj::joinPromises(later.releaseAsArray()).wait(loop.waitScope());
   for (auto& r : results) CHECK(r.reply().getStatus().getCode() == 0);
@@ -84,8 +68,8 @@ TEST_CASE("a retried command in the same batch is applied once") {
   REQUIRE(store.isOk());
   EventLoop loop;
   Committer committer(loop, **store, makeLogger("test"));
-  auto a = committer.submit(createCommand(5, 1, 100, "x"));
-  auto b = committer.submit(createCommand(5, 1, 101, "x"));  // the same request, resent
+  auto a = committer.submit(leaderCreate(5, 1, 100, "x"));
+  auto b = committer.submit(leaderCreate(5, 1, 101, "x"));  // the same request, resent
   auto ra = a.wait(loop.waitScope());
   auto rb = b.wait(loop.waitScope());
   CHECK(ra.reply().getStatus().getCode() == 0);

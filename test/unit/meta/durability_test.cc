@@ -152,19 +152,8 @@ TEST_CASE("the committer's batches replay as they were applied: a crash loses no
   EventLoop loop;
   Committer committer(loop, **store, makeLogger("test"));
   kj::Vector<kj::Promise<Applied>> all;
-  for (int i = 0; i < 30; ++i) {
-    auto msg = kj::heap<capnp::MallocMessageBuilder>();
-    auto cmd = msg->initRoot<rpc::Command>();
-    cmd.setSession(0);
-    cmd.initTime().setSec(100);
-    auto cr = cmd.initCreate();
-    cr.setParent(kRootIno);
-    cr.setName("f" + std::to_string(i % 20));  // the last ten fail with EEXIST, as they did
-    cr.setMode(S_IFREG | 0644);
-    cr.setExclusive(true);
-    cr.setIno(100 + i);
-    all.add(committer.submit(kj::mv(msg)));
-  }
+  // The last ten repeat names and fail with EEXIST, as they did before the crash.
+  for (int i = 0; i < 30; ++i) all.add(committer.submit(leaderCreate(0, 0, 100 + i, "f" + std::to_string(i % 20))));
   auto results = kj::joinPromises(all.releaseAsArray()).wait(loop.waitScope());
   REQUIRE(results.size() == 30);
   CHECK(results[29].reply().getStatus().getCode() == EEXIST);
@@ -183,26 +172,14 @@ TEST_CASE("an idle committer checkpoints once one is due, without waiting for th
   uint64_t start = (*store)->checkpointSeq();
   EventLoop loop;
   Committer committer(loop, **store, makeLogger("test"));
-  auto mkdirCommand = [](const std::string& name, uint64_t ino) {
-    auto msg = kj::heap<capnp::MallocMessageBuilder>();
-    auto cmd = msg->initRoot<rpc::Command>();
-    cmd.initTime().setSec(100);
-    auto cr = cmd.initCreate();
-    cr.setParent(kRootIno);
-    cr.setName(name);
-    cr.setMode(S_IFDIR | 0755);
-    cr.setExclusive(true);
-    cr.setIno(ino);
-    return msg;
-  };
-  committer.submit(mkdirCommand("a", 100)).wait(loop.waitScope());
+  committer.submit(leaderCreate(0, 0, 100, "a", S_IFDIR | 0755)).wait(loop.waitScope());
   committer.drain().wait(loop.waitScope());
   CHECK((*store)->checkpointSeq() == start);  // not due yet: the record is only in the log
   // Nothing else happens: once due, the idle committer checkpoints on its own.
   loop.timer().afterDelay((Store::kCheckpointMs + 100) * kj::MILLISECONDS).wait(loop.waitScope());
   committer.drain().wait(loop.waitScope());
   CHECK((*store)->checkpointSeq() == start + 1);
-  committer.submit(mkdirCommand("b", 101)).wait(loop.waitScope());
+  committer.submit(leaderCreate(0, 0, 101, "b", S_IFDIR | 0755)).wait(loop.waitScope());
   committer.stop().wait(loop.waitScope());
   CHECK((*store)->checkpointSeq() == start + 1);  // b is in the log until the next one is due
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <capnp/message.h>
+#include <kj/memory.h>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -22,6 +23,24 @@
 #include "meta/store.h"
 
 namespace basalt::meta::test {
+
+// A Create of `name` in the root directory as the leader sends it to the committer (time and
+// inode number filled in), as its own message.
+inline kj::Own<capnp::MallocMessageBuilder> leaderCreate(uint64_t session, uint64_t seq, uint64_t ino,
+                                                          const std::string& name, uint32_t mode = S_IFREG | 0644) {
+  auto msg = kj::heap<capnp::MallocMessageBuilder>();
+  auto cmd = msg->initRoot<rpc::Command>();
+  cmd.setSession(session);
+  cmd.setSeq(seq);
+  cmd.initTime().setSec(100);
+  auto cr = cmd.initCreate();
+  cr.setParent(kRootIno);
+  cr.setName(name);
+  cr.setMode(mode);
+  cr.setExclusive(true);
+  cr.setIno(ino);
+  return msg;
+}
 
 struct TempDir {
   std::string path;
