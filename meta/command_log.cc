@@ -143,7 +143,7 @@ Status CommandLog::append(std::string_view payload) {
 }
 
 Status CommandLog::retract() {
-  if (nextSeq_ == 0 || offset_ == lastOffset_) return Status::error(EINVAL, "no record to retract in " + path_);
+  if (offset_ == lastOffset_) return Status::error(EINVAL, "no record to retract in " + path_);
   uint8_t zeros[kHeaderSize] = {};
   Status st = writeAll(fd_, zeros, kHeaderSize, lastOffset_, path_);
   if (!st.isOk()) return st;

@@ -121,11 +121,7 @@ void Committer::finishBatch(std::shared_ptr<Batch> batch, bool committed, std::s
     item->fulfiller->fulfill(kj::mv(item->result));
   }
   committing_ = false;
-  if (!queue_.empty()) {
-    schedule();
-  } else {
-    checkpointWhenIdle();
-  }
+  checkpointWhenIdle();  // or the next batch, if one is queued
 }
 
 void Committer::checkpointWhenIdle() {

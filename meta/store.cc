@@ -283,10 +283,8 @@ int64_t Store::checkpointDueInMs() const {
   return std::max<int64_t>({0, due - steadyMs(), retryCheckpointMs_ - steadyMs()});
 }
 
-bool Store::checkpointDue() const { return checkpointDueInMs() == 0; }
-
 Status Store::checkpointIfDue() {
-  if (!checkpointDue()) return Status::ok();
+  if (checkpointDueInMs() != 0) return Status::ok();
   int64_t now = steadyMs();
   Status st = checkpoint();
   // A failing checkpoint (the disk) is retried, and reported, every few seconds, not every batch.

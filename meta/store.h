@@ -143,7 +143,6 @@ class Store {
   // interval bounds the file's growth: copying /usr/include/linux twice grew it to 87 MB with
   // 2 s, 12.5 MB with 250 ms, at the same speed (a checkpoint then blocks commits for ≤ 8 ms).
   Status checkpointIfDue();
-  bool checkpointDue() const;
   // In how many ms a checkpoint is due (0: now); -1 when the log holds nothing to checkpoint.
   int64_t checkpointDueInMs() const;
   static constexpr uint64_t kCheckpointBytes = 16u << 20;

@@ -5,6 +5,7 @@
 // checkpoint (none did). Opening an image must give back every logged commit.
 #include <kj/async.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "meta/checkpoint_file.h"
@@ -175,8 +176,12 @@ TEST_CASE("an idle committer checkpoints once one is due, without waiting for th
   committer.submit(leaderCreate(0, 0, 100, "a", S_IFDIR | 0755)).wait(loop.waitScope());
   committer.drain().wait(loop.waitScope());
   CHECK((*store)->checkpointSeq() == start);  // not due yet: the record is only in the log
-  // Nothing else happens: once due, the idle committer checkpoints on its own.
-  loop.timer().afterDelay((Store::kCheckpointMs + 100) * kj::MILLISECONDS).wait(loop.waitScope());
+  // Nothing else happens: once due, the idle committer checkpoints on its own (waited for in
+  // 10 ms steps, up to 20 checkpoint intervals).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20 * Store::kCheckpointMs);
+  while ((*store)->checkpointSeq() == start && std::chrono::steady_clock::now() < deadline) {
+    loop.timer().afterDelay(10 * kj::MILLISECONDS).wait(loop.waitScope());
+  }
   committer.drain().wait(loop.waitScope());
   CHECK((*store)->checkpointSeq() == start + 1);
   committer.submit(leaderCreate(0, 0, 101, "b", S_IFDIR | 0755)).wait(loop.waitScope());
