@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "meta/commands/command.h"
 #include "meta/keys.h"
 #include "meta/reads.h"
 #include "server/rpc.h"
@@ -146,6 +147,11 @@ Result<uint32_t> MetaServer::renew(uint64_t session, const std::vector<uint64_t>
   return options_.leaseMs;
 }
 
+bool MetaServer::nameExists(uint64_t parent, kj::StringPtr name) const {
+  Txn txn = store_.beginRead();
+  return findEntry(txn, parent, std::string(name.cStr(), name.size())).has_value();
+}
+
 kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader command) {
   auto fail = [](Status st) {
     Applied a;
@@ -190,11 +196,13 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
   }
   log_->debug("session {:x} seq {}: command {}", session, cmd.getSeq(), static_cast<int>(cmd.which()));
   bool createsFile = cmd.isCreate() && cmd.getCreate().getOpen() && S_ISREG(cmd.getCreate().getMode());
-  if (createsFile && createHook_) {
+  if (createsFile && createHook_ && !nameExists(cmd.getCreate().getParent(), cmd.getCreate().getName())) {
     uint64_t ino = cmd.getCreate().getIno(), parent = cmd.getCreate().getParent();
     auto applied = committer_.submit(kj::mv(msg));
-    createHook_(ino, parent);
-    return applied;
+    auto ready = createHook_(ino, parent);
+    return applied.then([ready = kj::mv(ready)](Applied a) mutable {
+      return ready.then([a = kj::mv(a)]() mutable { return kj::mv(a); });
+    });
   }
   bool setsSize = cmd.isSetAttr() && (cmd.getSetAttr().getValid() & rpc::SET_SIZE);
   if (!setsSize || !truncateHook_) return committer_.submit(kj::mv(msg));

@@ -103,15 +103,20 @@ class MetaServer {
   void setTruncateHook(TruncateHook hook) { truncateHook_ = std::move(hook); }
 
   // Called when a client's create(2) of a regular file (`ino`, in directory `parent`) has been
-  // queued for commit, in the same turn: commands the hook submits now join the create's batch
-  // (one commit for both). The data path allocates the file's first chunk this way.
-  using CreateHook = std::function<void(uint64_t ino, uint64_t parent)>;
+  // queued for commit, in the same turn (not when the name exists already: that create opens the
+  // existing file): commands the hook submits now join the create's batch
+  // (one commit for both). The data path allocates the file's first chunk this way. The create is
+  // answered once it has committed and the promise the hook returns has resolved (it must not
+  // reject, and should bound its wait: the client is waiting).
+  using CreateHook = std::function<kj::Promise<void>(uint64_t ino, uint64_t parent)>;
   void setCreateHook(CreateHook hook) { createHook_ = std::move(hook); }
 
   // Stops taking mutations (ESHUTDOWN) and resolves when the batch in flight has committed.
   kj::Promise<void> shutdown();
 
  private:
+  // Whether `parent` has an entry `name` in the committed state.
+  bool nameExists(uint64_t parent, kj::StringPtr name) const;
   struct SessionState {
     std::string clientName;
     kj::TimePoint expires = kj::origin<kj::TimePoint>();

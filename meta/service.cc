@@ -1,6 +1,7 @@
 #include "meta/service.h"
 
 #include <kj/debug.h>
+#include <sys/stat.h>
 
 #include "meta/chunks/registry_service.h"
 #include "meta/commands/command.h"
@@ -149,8 +150,16 @@ kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
   } while (0)
 
 kj::Promise<void> SessionImpl::mutate(MutateContext context) {
-  return server_.mutate(id_, context.getParams().getCommand()).then([context](Applied a) mutable {
-    context.getResults().setReply(a.reply());
+  auto command = context.getParams().getCommand();
+  bool createsFile = command.isCreate() && command.getCreate().getOpen() && S_ISREG(command.getCreate().getMode());
+  ChunkManager* chunks = createsFile ? chunks_ : nullptr;
+  return server_.mutate(id_, command).then([context, chunks](Applied a) mutable {
+    auto reply = a.reply();
+    context.getResults().setReply(reply);
+    if (!chunks || reply.getStatus().getCode() != 0 || reply.getExisted()) return;
+    KJ_IF_MAYBE(l, chunks->heldLayout(reply.getAttr().getIno(), 0)) {
+      layoutToWire(*l, context.getResults().initLayout());
+    }
   });
 }
 

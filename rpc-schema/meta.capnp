@@ -290,7 +290,9 @@ struct ClusterInfo {
 
 interface Session {
   # Every mutation. Retrying with the same (session, seq) returns the first answer.
-  mutate @0 (command :Command) -> (reply :Reply);
+  # A create of a regular file also answers with its chunk 0's layout when that chunk's primary
+  # already holds a lease (allocated with the create): the first write needs no getLayout.
+  mutate @0 (command :Command) -> (reply :Reply, layout :Chunk.ChunkLayout);
 
   lookup @1 (cred :Credentials, parent :UInt64, name :Text) -> (status :Status, attr :Attr);
   getAttr @2 (ino :UInt64) -> (status :Status, attr :Attr);

@@ -15,6 +15,9 @@ namespace {
 
 constexpr int kMaxAttempts = 5;
 constexpr auto kLeaseMargin = 50 * kj::MILLISECONDS;
+// How long a create's reply waits for the assignment of the file's first chunk (about 1 ms
+// normally); past it the reply goes without a layout.
+constexpr auto kPreallocationWait = 20 * kj::MILLISECONDS;
 
 
 // The outcome of assign on every replica.
@@ -55,7 +58,7 @@ void ChunkManager::start() {
   log_->info("chunk map: next chunk id {}, {} chunk servers known; they re-register now", nextChunkId_,
              servers_.size());
   server_.setTruncateHook([this](uint64_t ino, uint64_t size) { return truncateTail(ino, size); });
-  server_.setCreateHook([this](uint64_t ino, uint64_t parent) { preallocate(ino, parent); });
+  server_.setCreateHook([this](uint64_t ino, uint64_t parent) { return preallocate(ino, parent); });
   tasks_->add(watchLiveness());
   tasks_->add(collectGarbage());
   tasks_->add(repairLoop());
@@ -428,33 +431,89 @@ kj::Promise<Result<Layout>> ChunkManager::appointNew(const Entry& e) {
   return appoint(e, e.replicas, false, 0, true);
 }
 
-void ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
+kj::Promise<void> ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
   uint8_t replication;
   {
     Txn txn = server_.store().beginRead();
     auto p = loadInode(txn, parent);
-    if (!p.isOk()) return;  // the create fails too
+    if (!p.isOk()) return kj::READY_NOW;  // the create fails too
     replication = p->replication;  // a new file inherits its directory's
   }
   Entry e = newEntry(ino, 0, replication);
   // Short of replicas, leave it to the first write, which retries placement and says why.
-  if (e.replicas.size() < replication) return;
+  if (e.replicas.size() < replication) return kj::READY_NOW;
+  log_->debug("inode {}: chunk 0 preallocated as chunk {} on {}", ino, e.id, idList(e.replicas));
   // Submitted now, so it commits with the create (applied after it: when the create failed or
   // opened an existing file, inode `ino` does not exist and this fails alone with ENOENT).
-  tasks_->add(serialized(allocationKey(ino, 0),
-                         [this, e, recorded = setChunk(e, 0)]() mutable {
-                           return recorded.then([this, e](Status st) -> kj::Promise<Result<Layout>> {
-                             if (!st.isOk()) return Result<Layout>(st);
-                             return appointNew(e);
-                           });
+  kj::Promise<Status> recorded = setChunk(e, 0);
+  // Meanwhile the replicas learn of the chunk: it holds no data anywhere, so they may hear of it
+  // before the map has it, and the create's reply can carry a layout with a lease (no getLayout
+  // before the first write). The lease counts once every replica took the assignment.
+  auto failed = std::make_shared<std::vector<uint32_t>>();
+  kj::Promise<bool> assigned = assignAll(e, 0, *failed, false, true).then([this, e, failed](Status st) {
+    bool all = st.isOk() && failed->empty();
+    if (all) {
+      leases_[e.id] = Lease{e.replicas[0], e.version,
+                            loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
+    }
+    return all;
+  });
+  auto settled = serialized(allocationKey(ino, 0),
+                            [this, e, recorded = kj::mv(recorded), assigned = kj::mv(assigned)]() mutable {
+                              return recorded.then([this, e, assigned = kj::mv(assigned)](Status st) mutable {
+                                return assigned.then([this, e, st](bool all) { return settlePreallocated(e, st, all); });
+                              });
+                            })
+                     .then(
+                         [this, ino](Result<Layout> r) {
+                           // Not an error for the create: the first write allocates or appoints again.
+                           if (!r.isOk() && r.status().code() != ENOENT) {
+                             log_->info("inode {}: chunk 0 allocated with the create has no primary yet: {}", ino,
+                                        r.status().toString());
+                           }
+                         },
+                         [this, ino](kj::Exception&& ex) {
+                           log_->warn("inode {}: allocating chunk 0 with the create failed: {}", ino,
+                                      ex.getDescription().cStr());
                          })
-                  .then([this, ino](Result<Layout> r) {
-                    // Not an error for the create: the first write allocates or appoints again.
-                    if (!r.isOk() && r.status().code() != ENOENT) {
-                      log_->info("inode {}: chunk 0 allocated with the create has no primary yet: {}", ino,
-                                 r.status().toString());
-                    }
-                  }));
+                     .fork();
+  tasks_->add(settled.addBranch());
+  // The create's reply waits for this, so it can carry the layout; a slow assignment is left to
+  // the first write (its getLayout waits for it).
+  return settled.addBranch().exclusiveJoin(loop_.timer().afterDelay(kPreallocationWait));
+}
+
+kj::Promise<Result<Layout>> ChunkManager::settlePreallocated(const Entry& e, Status recorded, bool allAssigned) {
+  if (!recorded.isOk()) {
+    // No file has the chunk (the create failed or opened an existing file): its replicas drop it.
+    leases_.erase(e.id);
+    for (uint32_t id : e.replicas) deleteOn(id, e.id, 0, "allocated for a create that made no file");
+    return Result<Layout>(recorded);
+  }
+  KJ_IF_MAYBE(cur, loadEntry(e.ino, e.index)) {
+    if (cur->id == e.id && cur->version == e.version) {
+      if (allAssigned) return Result<Layout>(layoutOf(*cur, 0));
+      // A replica refused or is unreachable: appoint as for any new chunk (one whose first
+      // primary fails is placed anew; a backup that fails leaves the set).
+      return appointNew(*cur);
+    }
+    if (cur->id != e.id) leases_.erase(e.id);
+    return ensurePrimary(*cur, 0);  // changed meanwhile (a failure report, a truncate)
+  }
+  leases_.erase(e.id);
+  return Result<Layout>(Status::error(ENOENT, "chunk 0 of inode " + std::to_string(e.ino) + " was freed"));
+}
+
+kj::Maybe<Layout> ChunkManager::heldLayout(uint64_t ino, uint32_t index) const {
+  KJ_IF_MAYBE(e, loadEntry(ino, index)) {
+    auto it = leases_.find(e->id);
+    if (it == leases_.end() || it->second.version != e->version || !usable(it->second.primary)) return nullptr;
+    if (it->second.expires - loop_.timer().now() <= options_.leaseMs / 2 * kj::MILLISECONDS) return nullptr;
+    auto pos = std::find(e->replicas.begin(), e->replicas.end(), it->second.primary);
+    if (pos == e->replicas.end()) return nullptr;
+    return layoutOf(*e, static_cast<uint32_t>(pos - e->replicas.begin()));
+  }
+  return nullptr;
 }
 
 kj::Promise<Status> ChunkManager::setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces) {

@@ -125,6 +125,10 @@ class ChunkManager final : public CapacitySource {
   // forWrite: allocates a hole and makes sure a live replica holds a primary lease. `unresponsive`:
   // a client got no answer from this primary (0 = none): decide once its heartbeat is due.
   kj::Promise<Result<Layout>> getLayout(uint64_t ino, uint32_t index, bool forWrite, uint32_t unresponsive = 0);
+  // The layout of a chunk whose primary holds a lease with at least half of it left (what
+  // getLayout forWrite would answer at once), without waiting; none otherwise. A create's reply
+  // carries its chunk 0's this way.
+  kj::Maybe<Layout> heldLayout(uint64_t ino, uint32_t index) const;
 
   // `basalt drain`: `server` is an id in decimal or an address. A draining server leaves the ring
   // (durably: a SetServerDraining command); the rebalancer moves its chunks. Resolves with its id;
@@ -174,9 +178,14 @@ class ChunkManager final : public CapacitySource {
   // Appoints the first primary of a chunk just recorded (every replica assigned at once: fresh).
   kj::Promise<Result<Layout>> appointNew(const Entry& e);
   // The create hook: allocates chunk 0 of a file being created, with its SetChunk in the create's
-  // commit, and appoints its primary once that commit is done (a getLayout of it waits for that).
-  // Does nothing without enough live servers; the first write then allocates as before.
-  void preallocate(uint64_t ino, uint64_t parent);
+  // commit, and assigns it to its replicas meanwhile (a getLayout of it waits for both). Does
+  // nothing without enough live servers; the first write then allocates as before. Resolves once
+  // both are done (or after a short bound), never rejects.
+  kj::Promise<void> preallocate(uint64_t ino, uint64_t parent);
+  // After the preallocation's commit (`recorded`) and assignments (`allAssigned`: every replica
+  // took it, and the lease is recorded): its layout, or the appointment redone, or the replicas
+  // told to drop a chunk whose create made no file.
+  kj::Promise<Result<Layout>> settlePreallocated(const Entry& e, Status recorded, bool allAssigned);
   kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
   // may be placed anew if its first primary fails.

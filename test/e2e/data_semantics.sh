@@ -36,6 +36,64 @@ read -r chunks1 replicas1 < <(counts)
   fail "a file under a 3-replica directory: $chunks0/$replicas0 -> $chunks1/$replicas1 chunks/replicas"
 if basalt setrepl "$MNT/triple" 17 >/dev/null 2>&1; then fail "setrepl accepted 17 replicas"; fi
 
+log "explicit times after writes (cp -a: write, futimens, close) stay; a later write moves mtime"
+python3 - "$MNT" <<'PY' || fail "times set after writes"
+import os, sys, time
+mnt = sys.argv[1]
+explicit = (1_100_000_000_123_456_789, 1_000_000_000_987_654_321)  # atime, mtime in ns
+def check(name, want_mtime, want_size, want_data):
+    st = os.stat(f"{mnt}/{name}")
+    if want_mtime is not None and st.st_mtime_ns != want_mtime:
+        sys.exit(f"{name}: mtime {st.st_mtime_ns}, want {want_mtime}")
+    if st.st_size != want_size:
+        sys.exit(f"{name}: size {st.st_size}, want {want_size}")
+    with open(f"{mnt}/{name}", "rb") as f:
+        if f.read() != want_data:
+            sys.exit(f"{name}: the data differs")
+    return st
+# Small and large writes, then futimens, then close: the times are the explicit ones.
+for name, size in (("t-small", 6892), ("t-large", 9 << 20)):
+    data = os.urandom(size)
+    fd = os.open(f"{mnt}/{name}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.write(fd, data)
+    os.utime(fd, ns=explicit)
+    os.fchmod(fd, 0o644)
+    os.close(fd)
+    st = check(name, explicit[1], size, data)
+    if st.st_atime_ns != explicit[0]:
+        sys.exit(f"{name}: atime {st.st_atime_ns}, want {explicit[0]}")
+    check(name, explicit[1], size, data)  # still so after the cache expired or not
+# A write after the times moves mtime again.
+data = os.urandom(8192)
+fd = os.open(f"{mnt}/t-after", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+os.write(fd, data[:4096])
+os.utime(fd, ns=explicit)
+os.write(fd, data[4096:])
+os.close(fd)
+st = check("t-after", None, 8192, data)
+if abs(st.st_mtime - time.time()) > 60:
+    sys.exit(f"t-after: a write after futimens left mtime at {st.st_mtime_ns}")
+# utimensat by path with nothing written: as before.
+open(f"{mnt}/t-path", "w").close()
+os.utime(f"{mnt}/t-path", ns=explicit)
+check("t-path", explicit[1], 0, b"")
+# UTIME_NOW after writes: mtime is about now, size is right.
+fd = os.open(f"{mnt}/t-now", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+os.write(fd, data)
+os.utime(fd)
+os.close(fd)
+st = check("t-now", None, 8192, data)
+if abs(st.st_mtime - time.time()) > 60:
+    sys.exit(f"t-now: mtime {st.st_mtime_ns}")
+PY
+# Another mount sees the same after the closes: the server has the times, sizes and data.
+other=$(mount_again other)
+for f in t-small t-large; do
+  [[ "$(stat -c '%Y %s' "$other/$f")" == "1000000000 $(stat -c %s "$MNT/$f")" ]] ||
+    fail "$f seen from another mount: $(stat -c '%Y %s' "$other/$f")"
+  cmp -s "$other/$f" "$MNT/$f" || fail "$f differs seen from another mount"
+done
+
 log "write-behind: a write that cannot land is reported by close, with EIO"
 # A mount that gives up on unreachable servers after 3 s. The file's chunk exists; then every chunk
 # server dies. write(2) is answered from the write-behind buffer; close(2) must fail, not lie.

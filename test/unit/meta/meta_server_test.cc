@@ -292,6 +292,37 @@ TEST_CASE("the RPC services answer over a real connection") {
   CHECK(again.send().wait(ws).getId() == opened.getId());
 }
 
+TEST_CASE("a create is answered only once the create hook's promise resolves") {
+  Server s;
+  uint64_t id = s.session();
+  kj::Own<kj::PromiseFulfiller<void>> release;
+  s.server->setCreateHook([&](uint64_t, uint64_t) {
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    release = kj::mv(paf.fulfiller);
+    return kj::mv(paf.promise);
+  });
+  capnp::MallocMessageBuilder msg;
+  auto cr = msg.initRoot<rpc::Command>().initCreate();
+  cr.setParent(kRootIno);
+  cr.setName("f");
+  cr.setMode(S_IFREG | 0644);
+  cr.setExclusive(true);
+  cr.setOpen(true);
+  cr.setOpenFlags(O_RDWR);
+  int answered = -1;
+  auto reply = s.server->mutate(id, msg.getRoot<rpc::Command>().asReader())
+                   .then([&](Applied a) { answered = code(a); })
+                   .eagerlyEvaluate(nullptr);
+  auto& ws = s.loop.waitScope();
+  // Committed, but not answered while the hook holds it.
+  s.loop.timer().afterDelay(50 * kj::MILLISECONDS).wait(ws);
+  REQUIRE(release.get() != nullptr);
+  CHECK(answered == -1);
+  release->fulfill();
+  reply.wait(ws);
+  CHECK(answered == 0);
+}
+
 TEST_CASE("the create hook's commands commit in the create's batch; a create that made no inode fails them") {
   Server s;
   uint64_t id = s.session();
@@ -307,6 +338,7 @@ TEST_CASE("the create hook's commands commit in the create's batch; a create tha
       sc.setVersion(1);
       sc.initReplicas(1).set(0, 7);
     }));
+    return kj::READY_NOW;
   });
   uint64_t commitsBefore = s.server->committer().commits();
   auto a = s.createOpen(id, "f");
@@ -319,17 +351,42 @@ TEST_CASE("the create hook's commands commit in the create's batch; a create tha
   CHECK(hookedInos[0] == ino);
   CHECK(s.store->beginRead().exists(Table::kChunks, chunkKey(ino, 0)));
 
-  // O_CREAT of an existing name opens it: the inode number the leader set aside is never made,
-  // so the hook's command fails alone and the existing file keeps its chunk map.
+  // O_CREAT of an existing name opens it: no hook.
   auto again = s.createOpen(id, "f", S_IFREG | 0644, /*exclusive=*/false);
   REQUIRE(code(again) == 0);
   CHECK(again.reply().getAttr().getIno() == ino);
-  REQUIRE(hooked.size() == 2);
-  CHECK(code(hooked[1].wait(s.loop.waitScope())) == ENOENT);
-  CHECK(!s.store->beginRead().exists(Table::kChunks, chunkKey(hookedInos[1], 0)));
+  CHECK(hooked.size() == 1);
+
+  // Two creates of one new name in the same batch: both are hooked, the second opens the file the
+  // first made, so the inode number set aside for it is never made and its hook's command fails
+  // alone (the file keeps the first one's chunk map).
+  auto createG = [&]() {
+    capnp::MallocMessageBuilder msg;
+    auto cr = msg.initRoot<rpc::Command>().initCreate();
+    cr.setParent(kRootIno);
+    cr.setName("g");
+    cr.setMode(S_IFREG | 0644);
+    cr.setOpen(true);
+    cr.setOpenFlags(O_RDWR);
+    return s.server->mutate(id, msg.getRoot<rpc::Command>().asReader());
+  };
+  auto first = createG();
+  auto second = createG();
+  auto& ws = s.loop.waitScope();
+  auto a1 = first.wait(ws);
+  auto a2 = second.wait(ws);
+  REQUIRE(code(a1) == 0);
+  REQUIRE(code(a2) == 0);
+  uint64_t g = a1.reply().getAttr().getIno();
+  CHECK(a2.reply().getAttr().getIno() == g);
+  REQUIRE(hooked.size() == 3);
+  CHECK(code(hooked[1].wait(ws)) == 0);
+  CHECK(code(hooked[2].wait(ws)) == ENOENT);
+  CHECK(s.store->beginRead().exists(Table::kChunks, chunkKey(g, 0)));
+  CHECK(!s.store->beginRead().exists(Table::kChunks, chunkKey(hookedInos[2], 0)));
 
   // mkdir is not a file create: no hook, even with the open flag set.
   auto d = s.createOpen(id, "d", S_IFDIR | 0755, /*exclusive=*/false);
   (void)code(d);  // whatever the server answers a directory "opened" at its create
-  CHECK(hooked.size() == 2);
+  CHECK(hooked.size() == 3);
 }
