@@ -26,15 +26,20 @@ struct Server : ServerFixture {
   // also be a directory's, to see the server refuse or ignore the open part.
   Applied createOpen(uint64_t session, const std::string& name, uint32_t mode = S_IFREG | 0644,
                      bool exclusive = true) {
-    return mutate(session, [&](rpc::Command::Builder c) {
-      auto cr = c.initCreate();
-      cr.setParent(kRootIno);
-      cr.setName(name);
-      cr.setMode(mode);
-      cr.setExclusive(exclusive);
-      cr.setOpen(true);
-      cr.setOpenFlags(O_RDWR);
-    });
+    return submitCreate(session, name, mode, exclusive).wait(loop.waitScope());
+  }
+  // The same, not waited for.
+  kj::Promise<Applied> submitCreate(uint64_t session, const std::string& name, uint32_t mode = S_IFREG | 0644,
+                                    bool exclusive = true) {
+    capnp::MallocMessageBuilder msg;
+    auto cr = msg.initRoot<rpc::Command>().initCreate();
+    cr.setParent(kRootIno);
+    cr.setName(name);
+    cr.setMode(mode);
+    cr.setExclusive(exclusive);
+    cr.setOpen(true);
+    cr.setOpenFlags(O_RDWR);
+    return server->mutate(session, msg.getRoot<rpc::Command>().asReader());
   }
   Applied unlink(uint64_t session, const std::string& name) {
     return mutate(session, [&](rpc::Command::Builder c) {
@@ -301,16 +306,8 @@ TEST_CASE("a create is answered only once the create hook's promise resolves") {
     release = kj::mv(paf.fulfiller);
     return kj::mv(paf.promise);
   });
-  capnp::MallocMessageBuilder msg;
-  auto cr = msg.initRoot<rpc::Command>().initCreate();
-  cr.setParent(kRootIno);
-  cr.setName("f");
-  cr.setMode(S_IFREG | 0644);
-  cr.setExclusive(true);
-  cr.setOpen(true);
-  cr.setOpenFlags(O_RDWR);
   int answered = -1;
-  auto reply = s.server->mutate(id, msg.getRoot<rpc::Command>().asReader())
+  auto reply = s.submitCreate(id, "f")
                    .then([&](Applied a) { answered = code(a); })
                    .eagerlyEvaluate(nullptr);
   auto& ws = s.loop.waitScope();
@@ -360,18 +357,8 @@ TEST_CASE("the create hook's commands commit in the create's batch; a create tha
   // Two creates of one new name in the same batch: both are hooked, the second opens the file the
   // first made, so the inode number set aside for it is never made and its hook's command fails
   // alone (the file keeps the first one's chunk map).
-  auto createG = [&]() {
-    capnp::MallocMessageBuilder msg;
-    auto cr = msg.initRoot<rpc::Command>().initCreate();
-    cr.setParent(kRootIno);
-    cr.setName("g");
-    cr.setMode(S_IFREG | 0644);
-    cr.setOpen(true);
-    cr.setOpenFlags(O_RDWR);
-    return s.server->mutate(id, msg.getRoot<rpc::Command>().asReader());
-  };
-  auto first = createG();
-  auto second = createG();
+  auto first = s.submitCreate(id, "g", S_IFREG | 0644, /*exclusive=*/false);
+  auto second = s.submitCreate(id, "g", S_IFREG | 0644, /*exclusive=*/false);
   auto& ws = s.loop.waitScope();
   auto a1 = first.wait(ws);
   auto a2 = second.wait(ws);
