@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "fuse-client/errors.h"
@@ -197,6 +198,8 @@ void Filesystem::watchCaches(rpc::Session::Client session, bool reconnected) {
 }
 
 kj::Promise<void> Filesystem::dropCaches(CacheDrop drop) {
+  for (auto& [parent, name] : drop.entries) names.forget(parent);
+  for (uint64_t ino : drop.inodes) names.forget(ino);  // its owner, mode or ACL may have changed
   for (uint64_t ino : drop.data) {
     io.fileChanged(ino);
     attrs.drop(ino);
@@ -226,6 +229,7 @@ kj::Promise<void> Filesystem::dropCaches(CacheDrop drop) {
 kj::Promise<void> Filesystem::dropAllCaches() {
   CacheDrop drop;
   attrs.dropAll();
+  names.forgetAll();
   drop.data = inodes.all();
   for (uint64_t ino : drop.data) io.fileChanged(ino);
   if (se_ == nullptr) return kj::READY_NOW;
@@ -247,8 +251,18 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     uint64_t ino = 0;  // the parent of a create; the inode of a setattr or xattr change
   };
   auto touch = std::make_shared<Touch>();
-  auto wrapped = [fill = kj::mv(fill), touch](rpc::Command::Builder c) mutable {
+  // A command that changes names, kept for noteNames.
+  auto naming = std::make_shared<std::unique_ptr<capnp::MallocMessageBuilder>>();
+  auto wrapped = [this, fill = kj::mv(fill), touch, naming](rpc::Command::Builder c) mutable {
     fill(c);
+    if (c.isCreate() || c.isLink() || c.isRemove() || c.isRename()) {
+      *naming = std::make_unique<capnp::MallocMessageBuilder>(128);
+      (*naming)->setRoot(c.asReader());
+    }
+    // The owner, mode or ACL of a directory known in full may change: forget it now.
+    if (c.isSetAttr()) names.forget(c.getSetAttr().getIno());
+    if (c.isSetXattr()) names.forget(c.getSetXattr().getIno());
+    if (c.isRemoveXattr()) names.forget(c.getRemoveXattr().getIno());
     touch->kind = c.which();
     if (c.isCreate()) touch->ino = c.getCreate().getParent();
     if (c.isSetAttr()) touch->ino = c.getSetAttr().getIno();
@@ -256,7 +270,8 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     if (c.isRemoveXattr()) touch->ino = c.getRemoveXattr().getIno();
   };
   return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(wrapped))
-      .then([this, touch](capnp::Response<rpc::Session::MutateResults>&& resp) {
+      .then([this, touch, naming](capnp::Response<rpc::Session::MutateResults>&& resp) {
+        if (*naming) noteNames((*naming)->getRoot<rpc::Command>().asReader(), resp.getReply());
         switch (touch->kind) {
           case rpc::Command::CREATE: {
             attrs.drop(touch->ino);
@@ -279,6 +294,57 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
         }
         return kj::mv(resp);
       });
+}
+
+void Filesystem::noteNames(rpc::Command::Reader cmd, rpc::Reply::Reader reply) {
+  bool ok = reply.getStatus().getCode() == 0;
+  auto str = [](capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); };
+  switch (cmd.which()) {
+    case rpc::Command::CREATE: {
+      auto c = cmd.getCreate();
+      if (!ok) {
+        names.forget(c.getParent());  // EEXIST where it knew none, or whatever else: ask next time
+        break;
+      }
+      if (S_ISDIR(c.getMode()) && !reply.getExisted() && reply.hasAttr()) {
+        auto a = reply.getAttr();
+        names.madeEmpty(a.getIno(), a.getUid(), a.getMode());
+      }
+      names.added(c.getParent(), str(c.getName()));
+      break;
+    }
+    case rpc::Command::LINK: {
+      auto l = cmd.getLink();
+      if (ok) {
+        names.added(l.getNewParent(), str(l.getNewName()));
+      } else {
+        names.forget(l.getNewParent());
+      }
+      break;
+    }
+    case rpc::Command::REMOVE: {
+      auto r = cmd.getRemove();
+      if (ok) {
+        names.removed(r.getParent(), str(r.getName()));
+      } else {
+        names.forget(r.getParent());
+      }
+      break;
+    }
+    case rpc::Command::RENAME: {
+      auto r = cmd.getRename();
+      if (!ok) {
+        names.forget(r.getParent());
+        names.forget(r.getNewParent());
+      } else if ((r.getFlags() & rpc::RENAME_FLAG_EXCHANGE) == 0) {
+        names.removed(r.getParent(), str(r.getName()));
+        names.added(r.getNewParent(), str(r.getNewName()));
+      }  // an exchange leaves both names in place
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 }  // namespace basalt::client

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fuse-client/attr_cache.h"
+#include "fuse-client/dir_names.h"
 #include "fuse-client/file_io.h"
 #include "fuse-client/inode_table.h"
 #include "fuse-client/lock_delegations.h"
@@ -105,8 +106,11 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   LockTracker locks;
   LockDelegations delegations;
   AttrCache attrs;
+  DirNames names;  // directories known in full: lookups of absent names answered here
 
  private:
+  // Keeps `names` in step with one of this client's namespace commands and the server's answer.
+  void noteNames(rpc::Command::Reader cmd, rpc::Reply::Reader reply);
   void taskFailed(kj::Exception&& e) override;
   kj::Promise<void> sweepLockDelegations();
   fuse_session* se_ = nullptr;

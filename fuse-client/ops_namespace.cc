@@ -64,10 +64,27 @@ void plainMutation(fuse_req_t req, std::string what, std::vector<uint64_t> paren
 
 }  // namespace
 
+namespace {
+// A negative entry: the kernel remembers that the name does not exist (cp, git and rsync ask
+// before every create). Another client's create of it is pushed (docs/client.md, "Caches"); this
+// client's own creates replace it.
+void replyAbsent(Filesystem& fs, const Request& r) {
+  fuse_entry_param e = {};
+  e.ino = 0;
+  e.entry_timeout = fs.opts.entryTimeout;
+  r.entry(e);
+}
+}  // namespace
+
 void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto& fs = Filesystem::of(req);
-  auto r = fs.begin(req);
   std::string n = name;
+  if (fs.names.knownAbsent(parent, n, fuse_req_ctx(req)->uid)) {
+    // A directory this client knows in full (dir_names.h): no round trip.
+    auto r = fs.begin(req, false);
+    return replyAbsent(fs, *r);
+  }
+  auto r = fs.begin(req);
   auto p = fs.meta
                .call<rpc::Session::LookupResults>(
                    fmt::format("lookup {}/{}", parent, n), kj::addRef(*r),
@@ -79,16 +96,7 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
                      return q.send();
                    })
                .then([&fs, r = kj::addRef(*r)](capnp::Response<rpc::Session::LookupResults>&& resp) {
-                 if (resp.getStatus().getCode() == ENOENT) {
-                   // A negative entry: the kernel remembers that the name does not exist (cp, git
-                   // and rsync ask before every create). Another client's create of it is pushed
-                   // (docs/client.md, "Caches"); this client's own creates replace it.
-                   fuse_entry_param e = {};
-                   e.ino = 0;
-                   e.entry_timeout = fs.opts.entryTimeout;
-                   r->entry(e);
-                   return;
-                 }
+                 if (resp.getStatus().getCode() == ENOENT) return replyAbsent(fs, *r);
                  if (fs.replyIfError(*r, resp.getStatus())) return;
                  fs.replyEntry(*r, resp.getAttr());
                });
@@ -100,6 +108,7 @@ void forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   if (fs.inodes.forget(ino, nlookup)) {
     fs.io.forgetInode(ino);
     fs.attrs.drop(ino);
+    fs.names.forget(ino);
   }
   fuse_reply_none(req);
 }
@@ -110,6 +119,7 @@ void forgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
     if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) {
       fs.io.forgetInode(forgets[i].ino);
       fs.attrs.drop(forgets[i].ino);
+      fs.names.forget(forgets[i].ino);
     }
   }
   fuse_reply_none(req);

@@ -85,6 +85,20 @@ touch "$A/watch/h"
 wait_for 3 "B to see the new name (its negative entry dropped)" eval '[[ -e "$B/watch/h" ]]'
 rm "$A/watch/h"
 wait_for 3 "B to lose the removed name" eval '[[ ! -e "$B/watch/h" ]]'
+log "a directory A made is known in full on A (absent names answered there): B's changes show"
+mkdir "$A/made"
+touch "$A/made/own" && mv "$A/made/own" "$A/made/moved" && ln "$A/made/moved" "$A/made/linked" &&
+  rm "$A/made/linked" || fail "A's own changes in its new directory"
+[[ -e "$A/made/moved" && ! -e "$A/made/own" && ! -e "$A/made/linked" ]] || fail "A's names after its own changes"
+[[ ! -e "$A/made/fromB" ]] || fail "a name nobody made exists"
+touch "$B/made/fromB"
+wait_for 3 "A to see the name B made in A's directory" eval '[[ -e "$A/made/fromB" ]]'
+rm "$B/made/moved"
+wait_for 3 "A to lose the name B removed" eval '[[ ! -e "$A/made/moved" ]]'
+mkdir "$A/made/sub"
+touch "$A/made/sub/a"
+mv "$B/made/sub/a" "$B/made/sub/b"
+wait_for 3 "A to see B's rename in a directory A made" eval '[[ -e "$A/made/sub/b" && ! -e "$A/made/sub/a" ]]'
 log "cached xattr answers follow changes (this mount's and the other's)"
 getcap_of() { getfattr --absolute-names --only-values -n security.basalt_test "$1" 2>/dev/null; }
 [[ -z "$(getcap_of "$B/watch/g")" ]] || fail "security.basalt_test is set before anyone set it"
