@@ -2,21 +2,13 @@
 
 #include <cerrno>
 
+#include "server/little_endian.h"
+
 namespace basalt::meta {
 namespace {
 
 constexpr uint32_t kVersion = 2;
 constexpr uint32_t kUndefinedId = 0xffffffff;
-
-uint32_t le(std::string_view v, size_t at, int bytes) {
-  uint32_t x = 0;
-  for (int i = bytes - 1; i >= 0; --i) x = (x << 8) | static_cast<uint8_t>(v[at + static_cast<size_t>(i)]);
-  return x;
-}
-
-void putLe(std::string& out, uint32_t x, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
-}
 
 // The position of each tag in the required order.
 int rank(uint16_t tag) {
@@ -37,8 +29,8 @@ bool named(uint16_t tag) { return tag == kAclUser || tag == kAclGroup; }
 
 Result<std::vector<AclEntry>> parseAcl(std::string_view value) {
   if (value.size() < 4) return Status::error(EINVAL, "ACL of " + std::to_string(value.size()) + " bytes");
-  if (le(value, 0, 4) != kVersion) {
-    return Status::error(EOPNOTSUPP, "ACL version " + std::to_string(le(value, 0, 4)) + " (only 2)");
+  if (readLe32(value, 0) != kVersion) {
+    return Status::error(EOPNOTSUPP, "ACL version " + std::to_string(readLe32(value, 0)) + " (only 2)");
   }
   if ((value.size() - 4) % 8 != 0) return Status::error(EINVAL, "ACL size " + std::to_string(value.size()) + " is not 4 + 8n");
   std::vector<AclEntry> acl;
@@ -46,8 +38,8 @@ Result<std::vector<AclEntry>> parseAcl(std::string_view value) {
   int last = -1;
   uint32_t lastId = 0;
   for (size_t at = 4; at < value.size(); at += 8) {
-    AclEntry e{static_cast<uint16_t>(le(value, at, 2)), static_cast<uint16_t>(le(value, at + 2, 2)),
-               le(value, at + 4, 4)};
+    AclEntry e{static_cast<uint16_t>(readLe(value, at, 2)), static_cast<uint16_t>(readLe(value, at + 2, 2)),
+               readLe32(value, at + 4)};
     int r = rank(e.tag);
     if (r < 0) return Status::error(EINVAL, "ACL entry with unknown tag " + std::to_string(e.tag));
     if (e.perm & ~7u) return Status::error(EINVAL, "ACL entry with permissions " + std::to_string(e.perm));
@@ -75,11 +67,11 @@ Result<std::vector<AclEntry>> parseAcl(std::string_view value) {
 
 std::string encodeAcl(const std::vector<AclEntry>& acl) {
   std::string out;
-  putLe(out, kVersion, 4);
+  appendLe(out, kVersion, 4);
   for (const auto& e : acl) {
-    putLe(out, e.tag, 2);
-    putLe(out, e.perm, 2);
-    putLe(out, named(e.tag) ? e.id : kUndefinedId, 4);
+    appendLe(out, e.tag, 2);
+    appendLe(out, e.perm, 2);
+    appendLe(out, named(e.tag) ? e.id : kUndefinedId, 4);
   }
   return out;
 }

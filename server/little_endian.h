@@ -1,5 +1,6 @@
-// Little-endian integers in byte buffers, for the on-disk formats that are not LMDB keys (the
-// metadata server's command log and checkpoint file; keys are big-endian, meta/keys.h).
+// Little-endian integers in byte buffers, for the formats that are not LMDB keys (the metadata
+// server's command log and checkpoint file, the POSIX ACL xattr value; keys are big-endian,
+// meta/keys.h).
 // Thread-safety: pure functions.
 #pragma once
 
@@ -20,14 +21,18 @@ inline uint64_t getLe(const uint8_t* p, int n) {
   return v;
 }
 
-inline void appendLe32(std::string& out, uint32_t v) {
-  uint8_t b[4];
-  putLe(b, v, 4);
-  out.append(reinterpret_cast<const char*>(b), 4);
+// Appends the low `n` (at most 8) bytes of `v`, least significant first.
+inline void appendLe(std::string& out, uint64_t v, int n) {
+  uint8_t b[8];
+  putLe(b, v, n);
+  out.append(reinterpret_cast<const char*>(b), static_cast<size_t>(n));
 }
+inline void appendLe32(std::string& out, uint32_t v) { appendLe(out, v, 4); }
 
-inline uint32_t readLe32(std::string_view in, size_t at) {
-  return static_cast<uint32_t>(getLe(reinterpret_cast<const uint8_t*>(in.data()) + at, 4));
+// The `n` bytes at `at` (the caller checked that they are there).
+inline uint64_t readLe(std::string_view in, size_t at, int n) {
+  return getLe(reinterpret_cast<const uint8_t*>(in.data()) + at, n);
 }
+inline uint32_t readLe32(std::string_view in, size_t at) { return static_cast<uint32_t>(readLe(in, at, 4)); }
 
 }  // namespace basalt
