@@ -113,7 +113,7 @@ kj::Promise<Result<uint32_t>> ChunkManager::registerServer(uint32_t id, std::str
         } else if (!contains(e->replicas, id)) {
           deleteOn(id, c.id, e->version + 1, "stale: no longer in the chunk's replica set");
         }
-      } else {
+      } else if (preallocating_.count(c.id) == 0) {  // (a create's chunk is assigned before it commits)
         deleteOn(id, c.id, 0, "no file refers to it");
       }
     }
@@ -450,6 +450,11 @@ kj::Promise<void> ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
   // before the map has it, and the create's reply can carry a layout with a lease (no getLayout
   // before the first write). The lease counts once every replica took the assignment.
   auto failed = std::make_shared<std::vector<uint32_t>>();
+  preallocating_.insert(e.id);
+  recorded = recorded.then([this, id = e.id](Status st) {
+    preallocating_.erase(id);
+    return st;
+  });
   kj::Promise<bool> assigned = assignAll(e, 0, *failed, false, true).then([this, e, failed](Status st) {
     bool all = st.isOk() && failed->empty();
     if (all) {
