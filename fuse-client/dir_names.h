@@ -7,7 +7,8 @@
 // server answers them. Another client's change of the directory is pushed (the same invalidation
 // the kernel's entry caches rely on, docs/client.md "Caches") and makes this mount forget the
 // directory; so do a reconnect (nothing was pushed meanwhile), an answer that contradicts what it
-// knew, and the kernel forgetting the directory. Until a push arrives, a name another client
+// knew, and the kernel forgetting the directory. While the mount is cut off from the metadata
+// server, lookups go to the server (and wait or fail as every call does). Until a push arrives, a name another client
 // just made reads as absent, as a negative entry the kernel keeps would.
 //
 // Permissions: a lookup needs search permission on the directory, which the server checks. Here

@@ -79,8 +79,9 @@ void replyAbsent(Filesystem& fs, const Request& r) {
 void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto& fs = Filesystem::of(req);
   std::string n = name;
-  if (fs.names.knownAbsent(parent, n, fuse_req_ctx(req)->uid)) {
-    // A directory this client knows in full (dir_names.h): no round trip.
+  if (fs.meta.isConnected() && fs.names.knownAbsent(parent, n, fuse_req_ctx(req)->uid)) {
+    // A directory this client knows in full (dir_names.h): no round trip. Not while the session
+    // is down: nothing would be pushed, and the next lookup must not be answered here forever.
     auto r = fs.begin(req, false);
     return replyAbsent(fs, *r);
   }
