@@ -9,6 +9,10 @@
 namespace basalt::chunk {
 namespace {
 
+// Reads up to this long are tried from the page cache on the loop (a 64 KiB block of a random
+// reader; larger ones are streams, for which a worker's hop costs little against the bytes).
+constexpr uint32_t kCachedReadMax = 256 * 1024;
+
 std::string describe(const Replica& r) {
   return "server " + std::to_string(r.id) + " (" + r.address + ")";
 }
@@ -442,9 +446,16 @@ kj::Promise<ReadResult> ChunkServer::read(uint64_t id, uint64_t version, uint32_
   }
   ChunkStore* s = &store_;
   auto guard = kj::heap<InFlight>(*this);
-  return inOrder<ReadResult>(id, [this, s, id, offset, length]() {
-           return loop_.offload<ReadResult>([s, id, offset, length]() {
-             auto buf = std::make_shared<std::vector<uint8_t>>(length);
+  return inOrder<ReadResult>(id, [this, s, id, offset, length]() -> kj::Promise<ReadResult> {
+           auto buf = std::make_shared<std::vector<uint8_t>>(length);
+           if (length <= kCachedReadMax) {
+             // In the page cache: answered here, without two thread hops (a random reader's
+             // round trip is mostly hops). Otherwise a worker reads from the disk.
+             if (std::optional<Status> st = s->readCached(id, offset, length, buf->data())) {
+               return ReadResult{*st, st->isOk() ? Bytes(buf) : nullptr};
+             }
+           }
+           return loop_.offload<ReadResult>([s, id, offset, length, buf]() {
              Status st = s->read(id, offset, length, buf->data());
              return ReadResult{st, st.isOk() ? Bytes(buf) : nullptr};
            });

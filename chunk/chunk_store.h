@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,10 @@ class ChunkStore {
   // Reads [offset, offset+len) into `out` (len bytes), zeros past the length. EIO on a CRC mismatch
   // or a kDamaged chunk.
   virtual Status read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) = 0;
+  // read(), but only when it needs neither the disk nor a lock another thread holds: then it is
+  // safe on the event loop (the same rules of order per chunk). Nothing when it would wait; the
+  // caller then calls read() on a worker.
+  virtual std::optional<Status> readCached(uint64_t, uint32_t, uint32_t, uint8_t*) { return std::nullopt; }
   // Replaces the whole chunk with `data` at `version`, state kOk (creating it if absent).
   virtual Status replace(uint64_t id, uint64_t version, const uint8_t* data, size_t len) = 0;
   // Makes the chunk's data, CRCs and index entry durable.

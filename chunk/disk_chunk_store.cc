@@ -403,9 +403,11 @@ Status DiskChunkStore::verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expe
 }
 
 Result<std::vector<uint32_t>> DiskChunkStore::readCrcs(const ChunkMeta& m, const Files& f,
-                                                       uint64_t first, uint64_t count) {
+                                                       uint64_t first, uint64_t count, bool cached) {
   std::vector<uint8_t> raw(count * 4);
-  ssize_t n = io_->pread(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4));
+  ssize_t n = cached ? io_->preadCached(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4))
+                     : io_->pread(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4));
+  if (cached && n < 0) return Status::error(EAGAIN, "not cached");
   if (n < 0) return ioError(m, "CRC read", static_cast<int>(-n));
   if (static_cast<size_t>(n) != raw.size()) {
     std::string msg = chunkName(m.id, m.version) + " on " + serverName() + ": CRC file too short";
@@ -630,7 +632,36 @@ Status DiskChunkStore::zero(uint64_t id, uint32_t offset, uint32_t len) {
 Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) {
   auto mr = metaOf(id);
   if (!mr.isOk()) return mr.status();
-  const ChunkMeta m = *mr;
+  if (len == 0 || offset >= mr->length || mr->state == ChunkState::kDamaged) {
+    return readRange(*mr, Files{}, offset, len, out, false);  // needs no file
+  }
+  auto f = filesOf(id);
+  if (!f.isOk()) return f.status();
+  return readRange(*mr, *f, offset, len, out, false);
+}
+
+std::optional<Status> DiskChunkStore::readCached(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) {
+  ChunkMeta m;
+  Files f;
+  {
+    std::unique_lock<std::mutex> g(mu_, std::try_to_lock);
+    if (!g.owns_lock()) return std::nullopt;  // a worker holds it (maybe opening files)
+    auto mi = metas_.find(id);
+    if (mi == metas_.end()) return std::nullopt;  // read() says why
+    m = mi->second;
+    auto fi = files_.find(id);
+    if (fi == files_.end()) return std::nullopt;  // opening would touch the disk
+    lru_.splice(lru_.begin(), lru_, fi->second.second);
+    f = fi->second.first;
+  }
+  Status st = readRange(m, f, offset, len, out, true);
+  if (st.code() == EAGAIN) return std::nullopt;
+  return st;
+}
+
+Status DiskChunkStore::readRange(const ChunkMeta& m, const Files& f, uint32_t offset, uint32_t len, uint8_t* out,
+                                 bool cached) {
+  const uint64_t id = m.id;
   if (m.state == ChunkState::kDamaged) {
     std::string msg = chunkName(id, m.version) + " on " + serverName() +
                       " is damaged (a mutation failed half-way); not read";
@@ -643,11 +674,9 @@ Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t*
     memset(out, 0, len);
     return Status::ok();
   }
-  auto f = filesOf(id);
-  if (!f.isOk()) return f.status();
   const uint32_t bsz = m.blockSize;
   uint64_t firstB = offset / bsz, lastB = (end - 1) / bsz;
-  auto crcs = readCrcs(m, *f, firstB, lastB - firstB + 1);
+  auto crcs = readCrcs(m, f, firstB, lastB - firstB + 1, cached);
   if (!crcs.isOk()) return crcs.status();
   // One read for every block the range touches (CRCs cover whole blocks), then verify each.
   uint64_t spanStart = firstB * bsz, spanBytes = (lastB - firstB + 1) * bsz;
@@ -658,7 +687,9 @@ Status DiskChunkStore::read(uint64_t id, uint32_t offset, uint32_t len, uint8_t*
     owned.reset(new uint8_t[spanBytes]);
     span = owned.get();
   }
-  ssize_t n = io_->pread(f->data, span, want, static_cast<off_t>(spanStart));
+  ssize_t n = cached ? io_->preadCached(f.data, span, want, static_cast<off_t>(spanStart))
+                     : io_->pread(f.data, span, want, static_cast<off_t>(spanStart));
+  if (cached && n < 0) return Status::error(EAGAIN, "not cached");  // read() reports real errors
   if (n < 0) return ioError(m, "read", static_cast<int>(-n));
   memset(span + n, 0, spanBytes - static_cast<size_t>(n));  // past the length, or a short file
   for (uint64_t b = firstB; b <= lastB; ++b) {

@@ -48,6 +48,9 @@ class DiskChunkStore final : public ChunkStore {
   Status truncate(uint64_t id, uint32_t length) override;
   Status zero(uint64_t id, uint32_t offset, uint32_t len) override;
   Status read(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) override;
+  // From the page cache only (preadv2 RWF_NOWAIT), with the chunk's files already open and the
+  // store's lock free at once; a CRC mismatch is an EIO as in read().
+  std::optional<Status> readCached(uint64_t id, uint32_t offset, uint32_t len, uint8_t* out) override;
   Status replace(uint64_t id, uint64_t version, const uint8_t* data, size_t len) override;
   Status sync(uint64_t id) override;
   Status remove(uint64_t id) override;
@@ -93,7 +96,11 @@ class DiskChunkStore final : public ChunkStore {
   Status readBlock(const ChunkMeta& m, const Files& f, uint64_t b, uint32_t expectedCrc, uint8_t* buf);
   // EIO naming chunk, block and server when the m.blockSize bytes at `buf` do not have `expectedCrc`.
   Status verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expectedCrc, const uint8_t* buf);
-  Result<std::vector<uint32_t>> readCrcs(const ChunkMeta& m, const Files& f, uint64_t first, uint64_t count);
+  // `cached`: preadCached, and EAGAIN (as the Status) when anything is not in the page cache.
+  Result<std::vector<uint32_t>> readCrcs(const ChunkMeta& m, const Files& f, uint64_t first, uint64_t count,
+                                         bool cached = false);
+  // The body of read() and readCached() once the chunk's meta and files are known.
+  Status readRange(const ChunkMeta& m, const Files& f, uint32_t offset, uint32_t len, uint8_t* out, bool cached);
   Status writeCrcs(const ChunkMeta& m, const Files& f, uint64_t first, const std::vector<uint32_t>& crcs);
   Status reserve(const ChunkMeta& m, int fd, const char* what, uint64_t offset, uint64_t len);
   // Writes data at `offset` of the data file: a large aligned head with direct I/O, the rest (or

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cerrno>
 #include <cstddef>
 
 namespace basalt::chunk {
@@ -20,6 +21,9 @@ class FileIo {
   // Starts writing [offset, offset + len) to disk without waiting (a hint: large sequential writes
   // then stream to disk instead of piling up for the next fsync).
   virtual void startWriteback(int, off_t, off_t) {}
+  // A pread that never waits for the disk: all `len` bytes from the page cache, or -EAGAIN when
+  // any of them is not there (a short count only at EOF). Fakes may always say -EAGAIN.
+  virtual ssize_t preadCached(int, void*, size_t, off_t) { return -EAGAIN; }
 };
 
 class PosixFileIo : public FileIo {
@@ -31,6 +35,8 @@ class PosixFileIo : public FileIo {
   int ftruncate(int fd, off_t len) override;
   int fsync(int fd) override;
   void startWriteback(int fd, off_t offset, off_t len) override;
+  // preadv2 with RWF_NOWAIT (a partly cached range is -EAGAIN, not a short read).
+  ssize_t preadCached(int fd, void* buf, size_t len, off_t offset) override;
 };
 
 }  // namespace basalt::chunk

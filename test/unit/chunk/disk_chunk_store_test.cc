@@ -567,3 +567,48 @@ TEST_CASE("a filesystem that refuses direct I/O calls gets every byte through th
   CHECK(readAll(*s, 1, 0, static_cast<uint32_t>(d.size())) == d);
   CHECK((s->stat(1)->state == ChunkState::kOk));
 }
+
+TEST_CASE("readCached answers from the page cache only, verified like read") {
+  TempDir dir;
+  std::mt19937 rng(11);
+  auto data = randomBytes(rng, 16 * kBlockSize);
+  {
+    auto s = openStore(dir.path());
+    REQUIRE(s->create(4, 1, ChunkState::kOk).isOk());
+    REQUIRE(s->write(4, 0, data.data(), data.size()).isOk());
+    // Just written through the page cache, files open: answered here, the same bytes as read().
+    std::vector<uint8_t> out(3 * kBlockSize + 100);
+    auto st = s->readCached(4, kBlockSize - 50, static_cast<uint32_t>(out.size()), out.data());
+    REQUIRE(st.has_value());
+    REQUIRE_MESSAGE(st->isOk(), st->toString());
+    CHECK(std::equal(out.begin(), out.end(), data.begin() + kBlockSize - 50));
+    // Past the end: zeros, as read() gives.
+    std::vector<uint8_t> tail(200, 0xff);
+    st = s->readCached(4, static_cast<uint32_t>(data.size()) - 100, 200, tail.data());
+    REQUIRE(st.has_value());
+    CHECK(st->isOk());
+    CHECK(std::equal(tail.begin(), tail.begin() + 100, data.end() - 100));
+    CHECK(std::all_of(tail.begin() + 100, tail.end(), [](uint8_t b) { return b == 0; }));
+    // Not held: left to read(), which says why.
+    CHECK_FALSE(s->readCached(99, 0, 10, out.data()).has_value());
+    // A corrupted block is EIO here too (the page cache has the corrupted byte).
+    int fd = ::open(s->dataPath(4).c_str(), O_RDWR);
+    uint8_t b = data[5 * kBlockSize + 7] ^ 0x10;
+    REQUIRE(::pwrite(fd, &b, 1, 5 * kBlockSize + 7) == 1);
+    ::close(fd);
+    st = s->readCached(4, 5 * kBlockSize, kBlockSize, out.data());
+    REQUIRE(st.has_value());
+    CHECK(st->code() == EIO);
+  }
+  {
+    // Nothing in the page cache (preadCached says EAGAIN): always left to read().
+    struct NoCache : PosixFileIo {
+      ssize_t preadCached(int, void*, size_t, off_t) override { return -EAGAIN; }
+    };
+    NoCache nc;
+    auto s = openStore(dir.path(), &nc);
+    std::vector<uint8_t> out(kBlockSize);
+    readAll(*s, 4, 0, kBlockSize);
+    CHECK_FALSE(s->readCached(4, 0, kBlockSize, out.data()).has_value());
+  }
+}
