@@ -81,6 +81,15 @@ class FailingFileIo : public PosixFileIo {
   int err_ = 0;
 };
 
+// Flips one bit of the byte at `at` of a chunk's data file, behind the store's back.
+void corruptByte(const std::string& path, off_t at, uint8_t original) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  uint8_t b = original ^ 0x10;
+  REQUIRE(::pwrite(fd, &b, 1, at) == 1);
+  ::close(fd);
+}
+
 }  // namespace
 
 TEST_CASE("a chunk reads back what was written, and bytes never written read as zeros") {
@@ -149,10 +158,7 @@ TEST_CASE("one corrupted byte in a chunk file is EIO naming the block, and other
     auto s = openStore(dir.path());
     REQUIRE(s->create(9, 2, ChunkState::kOk).isOk());
     REQUIRE(s->write(9, 0, data.data(), data.size()).isOk());
-    int fd = ::open(s->dataPath(9).c_str(), O_RDWR);
-    uint8_t b = data[2 * kBlockSize + 1234] ^ 0x01;
-    REQUIRE(::pwrite(fd, &b, 1, 2 * kBlockSize + 1234) == 1);
-    ::close(fd);
+    corruptByte(s->dataPath(9), 2 * kBlockSize + 1234, data[2 * kBlockSize + 1234]);
   }
   auto s = openStore(dir.path());  // reopened: no cached state hides the damage
   Status st;
@@ -592,10 +598,7 @@ TEST_CASE("readCached answers from the page cache only, verified like read") {
     // Not held: left to read(), which says why.
     CHECK_FALSE(s->readCached(99, 0, 10, out.data()).has_value());
     // A corrupted block is EIO here too (the page cache has the corrupted byte).
-    int fd = ::open(s->dataPath(4).c_str(), O_RDWR);
-    uint8_t b = data[5 * kBlockSize + 7] ^ 0x10;
-    REQUIRE(::pwrite(fd, &b, 1, 5 * kBlockSize + 7) == 1);
-    ::close(fd);
+    corruptByte(s->dataPath(4), 5 * kBlockSize + 7, data[5 * kBlockSize + 7]);
     st = s->readCached(4, 5 * kBlockSize, kBlockSize, out.data());
     REQUIRE(st.has_value());
     CHECK(st->code() == EIO);
