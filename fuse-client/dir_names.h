@@ -8,8 +8,8 @@
 // the kernel's entry caches rely on, docs/client.md "Caches") and makes this mount forget the
 // directory; so do a reconnect (nothing was pushed meanwhile), an answer that contradicts what it
 // knew, and the kernel forgetting the directory. While the mount is cut off from the metadata
-// server, lookups go to the server (and wait or fail as every call does). Until a push arrives, a name another client
-// just made reads as absent, as a negative entry the kernel keeps would.
+// server, lookups go to the server (and wait or fail as every call does). Until a push arrives, a
+// name another client just made reads as absent, as a negative entry the kernel keeps would.
 //
 // Permissions: a lookup needs search permission on the directory, which the server checks. Here
 // it is answered only for root and for the directory's owner with its owner-x bit (an access ACL

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <utility>
 
 #include "fuse-client/errors.h"
@@ -243,35 +242,60 @@ kj::Promise<void> Filesystem::dropAllCaches() {
   }).ignoreResult();
 }
 
+Filesystem::Touch Filesystem::Touch::of(rpc::Command::Reader c) {
+  auto str = [](capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); };
+  Touch t;
+  t.kind = c.which();
+  switch (t.kind) {
+    case rpc::Command::CREATE:
+      t.ino = c.getCreate().getParent();
+      t.name = str(c.getCreate().getName());
+      t.makesDir = S_ISDIR(c.getCreate().getMode());
+      break;
+    case rpc::Command::LINK:
+      t.ino = c.getLink().getNewParent();
+      t.name = str(c.getLink().getNewName());
+      break;
+    case rpc::Command::REMOVE:
+      t.ino = c.getRemove().getParent();
+      t.name = str(c.getRemove().getName());
+      break;
+    case rpc::Command::RENAME:
+      t.ino = c.getRename().getParent();
+      t.name = str(c.getRename().getName());
+      t.toParent = c.getRename().getNewParent();
+      t.toName = str(c.getRename().getNewName());
+      t.exchange = (c.getRename().getFlags() & rpc::RENAME_FLAG_EXCHANGE) != 0;
+      break;
+    case rpc::Command::SET_ATTR:
+      t.ino = c.getSetAttr().getIno();
+      break;
+    case rpc::Command::SET_XATTR:
+      t.ino = c.getSetXattr().getIno();
+      break;
+    case rpc::Command::REMOVE_XATTR:
+      t.ino = c.getRemoveXattr().getIno();
+      break;
+    default:
+      break;
+  }
+  return t;
+}
+
 kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill) {
-  // What the command may change in attributes this client remembers (attr_cache.h).
-  struct Touch {
-    rpc::Command::Which kind = rpc::Command::NOOP;
-    uint64_t ino = 0;  // the parent of a create; the inode of a setattr or xattr change
-  };
   auto touch = std::make_shared<Touch>();
-  // A command that changes names, kept for noteNames.
-  auto naming = std::make_shared<std::unique_ptr<capnp::MallocMessageBuilder>>();
-  auto wrapped = [this, fill = kj::mv(fill), touch, naming](rpc::Command::Builder c) mutable {
+  auto wrapped = [this, fill = kj::mv(fill), touch](rpc::Command::Builder c) mutable {
     fill(c);
-    if (c.isCreate() || c.isLink() || c.isRemove() || c.isRename()) {
-      *naming = std::make_unique<capnp::MallocMessageBuilder>(128);
-      (*naming)->setRoot(c.asReader());
+    *touch = Touch::of(c.asReader());
+    if (touch->kind == rpc::Command::SET_ATTR || touch->kind == rpc::Command::SET_XATTR ||
+        touch->kind == rpc::Command::REMOVE_XATTR) {
+      names.forget(touch->ino);  // the owner, mode or ACL of a directory known in full may change
     }
-    // The owner, mode or ACL of a directory known in full may change: forget it now.
-    if (c.isSetAttr()) names.forget(c.getSetAttr().getIno());
-    if (c.isSetXattr()) names.forget(c.getSetXattr().getIno());
-    if (c.isRemoveXattr()) names.forget(c.getRemoveXattr().getIno());
-    touch->kind = c.which();
-    if (c.isCreate()) touch->ino = c.getCreate().getParent();
-    if (c.isSetAttr()) touch->ino = c.getSetAttr().getIno();
-    if (c.isSetXattr()) touch->ino = c.getSetXattr().getIno();
-    if (c.isRemoveXattr()) touch->ino = c.getRemoveXattr().getIno();
   };
   return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(wrapped))
-      .then([this, touch, naming](capnp::Response<rpc::Session::MutateResults>&& resp) {
-        if (*naming) noteNames((*naming)->getRoot<rpc::Command>().asReader(), resp.getReply());
+      .then([this, touch](capnp::Response<rpc::Session::MutateResults>&& resp) {
+        noteNames(*touch, resp.getReply());
         switch (touch->kind) {
           case rpc::Command::CREATE: {
             attrs.drop(touch->ino);
@@ -296,52 +320,37 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
       });
 }
 
-void Filesystem::noteNames(rpc::Command::Reader cmd, rpc::Reply::Reader reply) {
+void Filesystem::noteNames(const Touch& t, rpc::Reply::Reader reply) {
   bool ok = reply.getStatus().getCode() == 0;
-  auto str = [](capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); };
-  switch (cmd.which()) {
-    case rpc::Command::CREATE: {
-      auto c = cmd.getCreate();
+  switch (t.kind) {
+    case rpc::Command::CREATE:
+    case rpc::Command::LINK:
       if (!ok) {
-        names.forget(c.getParent());  // EEXIST where it knew none, or whatever else: ask next time
+        names.forget(t.ino);  // EEXIST where it knew no such name, or whatever else: ask next time
         break;
       }
-      if (S_ISDIR(c.getMode()) && !reply.getExisted() && reply.hasAttr()) {
+      if (t.makesDir && !reply.getExisted() && reply.hasAttr()) {
         auto a = reply.getAttr();
         names.madeEmpty(a.getIno(), a.getUid(), a.getMode());
       }
-      names.added(c.getParent(), str(c.getName()));
+      names.added(t.ino, t.name);
       break;
-    }
-    case rpc::Command::LINK: {
-      auto l = cmd.getLink();
+    case rpc::Command::REMOVE:
       if (ok) {
-        names.added(l.getNewParent(), str(l.getNewName()));
+        names.removed(t.ino, t.name);
       } else {
-        names.forget(l.getNewParent());
+        names.forget(t.ino);
       }
       break;
-    }
-    case rpc::Command::REMOVE: {
-      auto r = cmd.getRemove();
-      if (ok) {
-        names.removed(r.getParent(), str(r.getName()));
-      } else {
-        names.forget(r.getParent());
-      }
-      break;
-    }
-    case rpc::Command::RENAME: {
-      auto r = cmd.getRename();
+    case rpc::Command::RENAME:
       if (!ok) {
-        names.forget(r.getParent());
-        names.forget(r.getNewParent());
-      } else if ((r.getFlags() & rpc::RENAME_FLAG_EXCHANGE) == 0) {
-        names.removed(r.getParent(), str(r.getName()));
-        names.added(r.getNewParent(), str(r.getNewName()));
-      }  // an exchange leaves both names in place
+        names.forget(t.ino);
+        names.forget(t.toParent);
+      } else if (!t.exchange) {  // an exchange leaves both names in place
+        names.removed(t.ino, t.name);
+        names.added(t.toParent, t.toName);
+      }
       break;
-    }
     default:
       break;
   }

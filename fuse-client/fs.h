@@ -109,8 +109,20 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   DirNames names;  // directories known in full: lookups of absent names answered here
 
  private:
+  // What one of this client's commands touches, as far as its caches go (attrs, names).
+  struct Touch {
+    rpc::Command::Which kind = rpc::Command::NOOP;
+    uint64_t ino = 0;       // the directory of a create, link or remove (a rename's source); the
+                            // inode of a setattr or xattr change
+    std::string name;       // the name in `ino` (create, link, remove, a rename's source)
+    uint64_t toParent = 0;  // a rename's target directory and name
+    std::string toName;
+    bool makesDir = false;  // a create of a directory
+    bool exchange = false;  // a rename with RENAME_EXCHANGE
+    static Touch of(rpc::Command::Reader c);
+  };
   // Keeps `names` in step with one of this client's namespace commands and the server's answer.
-  void noteNames(rpc::Command::Reader cmd, rpc::Reply::Reader reply);
+  void noteNames(const Touch& t, rpc::Reply::Reader reply);
   void taskFailed(kj::Exception&& e) override;
   kj::Promise<void> sweepLockDelegations();
   fuse_session* se_ = nullptr;

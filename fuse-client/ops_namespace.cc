@@ -62,9 +62,6 @@ void plainMutation(fuse_req_t req, std::string what, std::vector<uint64_t> paren
   fs.track(*r, kj::mv(p));
 }
 
-}  // namespace
-
-namespace {
 // A negative entry: the kernel remembers that the name does not exist (cp, git and rsync ask
 // before every create). Another client's create of it is pushed (docs/client.md, "Caches"); this
 // client's own creates replace it.
