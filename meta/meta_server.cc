@@ -1,7 +1,6 @@
 #include "meta/meta_server.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <kj/debug.h>
 
@@ -195,8 +194,7 @@ kj::Promise<Applied> MetaServer::mutate(uint64_t session, rpc::Command::Reader c
     cr.setHandle(cr.getOpen() ? nextHandle_++ : 0);
   }
   log_->debug("session {:x} seq {}: command {}", session, cmd.getSeq(), static_cast<int>(cmd.which()));
-  bool createsFile = cmd.isCreate() && cmd.getCreate().getOpen() && S_ISREG(cmd.getCreate().getMode());
-  if (createsFile && createHook_ && !nameExists(cmd.getCreate().getParent(), cmd.getCreate().getName())) {
+  if (createsRegularFile(cmd) && createHook_ && !nameExists(cmd.getCreate().getParent(), cmd.getCreate().getName())) {
     uint64_t ino = cmd.getCreate().getIno(), parent = cmd.getCreate().getParent();
     auto applied = committer_.submit(kj::mv(msg));
     auto ready = createHook_(ino, parent);

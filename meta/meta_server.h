@@ -14,6 +14,7 @@
 #pragma once
 
 #include <kj/async.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <map>
@@ -109,6 +110,10 @@ class MetaServer {
   // answered once it has committed and the promise the hook returns has resolved (it must not
   // reject, and should bound its wait: the client is waiting).
   using CreateHook = std::function<kj::Promise<void>(uint64_t ino, uint64_t parent)>;
+  // A create(2) that makes (or opens) a regular file: what the hook is for.
+  static bool createsRegularFile(rpc::Command::Reader cmd) {
+    return cmd.isCreate() && cmd.getCreate().getOpen() && S_ISREG(cmd.getCreate().getMode());
+  }
   void setCreateHook(CreateHook hook) { createHook_ = std::move(hook); }
 
   // Stops taking mutations (ESHUTDOWN) and resolves when the batch in flight has committed.

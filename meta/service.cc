@@ -1,7 +1,6 @@
 #include "meta/service.h"
 
 #include <kj/debug.h>
-#include <sys/stat.h>
 
 #include "meta/chunks/registry_service.h"
 #include "meta/commands/command.h"
@@ -151,8 +150,7 @@ kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
 
 kj::Promise<void> SessionImpl::mutate(MutateContext context) {
   auto command = context.getParams().getCommand();
-  bool createsFile = command.isCreate() && command.getCreate().getOpen() && S_ISREG(command.getCreate().getMode());
-  ChunkManager* chunks = createsFile ? chunks_ : nullptr;
+  ChunkManager* chunks = MetaServer::createsRegularFile(command) ? chunks_ : nullptr;
   return server_.mutate(id_, command).then([context, chunks](Applied a) mutable {
     auto reply = a.reply();
     context.getResults().setReply(reply);

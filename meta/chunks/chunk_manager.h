@@ -177,9 +177,6 @@ class ChunkManager final : public CapacitySource {
   Entry newEntry(uint64_t ino, uint32_t index, uint8_t replication);
   // Appoints the first primary of a chunk just recorded (every replica assigned at once: fresh).
   kj::Promise<Result<Layout>> appointNew(const Entry& e);
-  // Chunks assigned with a create whose commit has not come back yet: a registering server that
-  // reports one is not told to delete it (the map does not have it yet).
-  std::set<uint64_t> preallocating_;
   // The create hook: allocates chunk 0 of a file being created, with its SetChunk in the create's
   // commit, and assigns it to its replicas meanwhile (a getLayout of it waits for both). Does
   // nothing without enough live servers; the first write then allocates as before. Resolves once
@@ -270,6 +267,9 @@ class ChunkManager final : public CapacitySource {
   ChunkOptions options_;
   std::map<uint32_t, Server> servers_;
   std::map<uint64_t, Lease> leases_;
+  // Chunks assigned with a create whose commit has not come back yet: a registering server that
+  // reports one is not told to delete it (the map does not have it yet).
+  std::set<uint64_t> preallocating_;
   struct Turn {
     uint64_t turn;
     kj::ForkedPromise<void> done;
