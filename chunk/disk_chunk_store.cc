@@ -23,6 +23,10 @@ constexpr size_t kWritebackMin = 256 * 1024;  // writes at least this large star
 constexpr size_t kDirectAlign = 4096;          // offset, length and memory alignment of O_DIRECT
 constexpr size_t kDirectPiece = 4 << 20;       // the most one direct call moves
 
+// What a cached read (readCached) says when anything is not in the page cache: read() on a worker
+// then reads it and reports any real error.
+Status notCached() { return Status::error(EAGAIN, "not in the page cache"); }
+
 // This worker thread's buffer (4 KiB-aligned, for direct I/O; at least `len` <= kDirectPiece bytes),
 // kept for the thread's life: a reused buffer is warm, a fresh allocation faults in every page.
 uint8_t* workerBuffer(size_t len) {
@@ -402,12 +406,16 @@ Status DiskChunkStore::verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expe
   return Status::ok();
 }
 
+ssize_t DiskChunkStore::readAt(int fd, void* buf, size_t len, uint64_t offset, bool cached) {
+  return cached ? io_->preadCached(fd, buf, len, static_cast<off_t>(offset))
+                : io_->pread(fd, buf, len, static_cast<off_t>(offset));
+}
+
 Result<std::vector<uint32_t>> DiskChunkStore::readCrcs(const ChunkMeta& m, const Files& f,
                                                        uint64_t first, uint64_t count, bool cached) {
   std::vector<uint8_t> raw(count * 4);
-  ssize_t n = cached ? io_->preadCached(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4))
-                     : io_->pread(f.crc, raw.data(), raw.size(), static_cast<off_t>(first * 4));
-  if (cached && n < 0) return Status::error(EAGAIN, "not cached");
+  ssize_t n = readAt(f.crc, raw.data(), raw.size(), first * 4, cached);
+  if (cached && n < 0) return notCached();
   if (n < 0) return ioError(m, "CRC read", static_cast<int>(-n));
   if (static_cast<size_t>(n) != raw.size()) {
     std::string msg = chunkName(m.id, m.version) + " on " + serverName() + ": CRC file too short";
@@ -687,9 +695,8 @@ Status DiskChunkStore::readRange(const ChunkMeta& m, const Files& f, uint32_t of
     owned.reset(new uint8_t[spanBytes]);
     span = owned.get();
   }
-  ssize_t n = cached ? io_->preadCached(f.data, span, want, static_cast<off_t>(spanStart))
-                     : io_->pread(f.data, span, want, static_cast<off_t>(spanStart));
-  if (cached && n < 0) return Status::error(EAGAIN, "not cached");  // read() reports real errors
+  ssize_t n = readAt(f.data, span, want, spanStart, cached);
+  if (cached && n < 0) return notCached();
   if (n < 0) return ioError(m, "read", static_cast<int>(-n));
   memset(span + n, 0, spanBytes - static_cast<size_t>(n));  // past the length, or a short file
   for (uint64_t b = firstB; b <= lastB; ++b) {

@@ -96,6 +96,8 @@ class DiskChunkStore final : public ChunkStore {
   Status readBlock(const ChunkMeta& m, const Files& f, uint64_t b, uint32_t expectedCrc, uint8_t* buf);
   // EIO naming chunk, block and server when the m.blockSize bytes at `buf` do not have `expectedCrc`.
   Status verifyBlock(const ChunkMeta& m, uint64_t b, uint32_t expectedCrc, const uint8_t* buf);
+  // pread, or preadCached when `cached`.
+  ssize_t readAt(int fd, void* buf, size_t len, uint64_t offset, bool cached);
   // `cached`: preadCached, and EAGAIN (as the Status) when anything is not in the page cache.
   Result<std::vector<uint32_t>> readCrcs(const ChunkMeta& m, const Files& f, uint64_t first, uint64_t count,
                                          bool cached = false);
