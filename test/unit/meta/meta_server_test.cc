@@ -307,14 +307,15 @@ TEST_CASE("a create is answered only once the create hook's promise resolves") {
     return kj::mv(paf.promise);
   });
   int answered = -1;
+  uint64_t commitsBefore = s.server->committer().commits();
   auto reply = s.submitCreate(id, "f")
                    .then([&](Applied a) { answered = code(a); })
                    .eagerlyEvaluate(nullptr);
   auto& ws = s.loop.waitScope();
   // Committed, but not answered while the hook holds it.
-  s.loop.timer().afterDelay(50 * kj::MILLISECONDS).wait(ws);
+  REQUIRE(waitUntil(s.loop, [&]() { return s.server->committer().commits() > commitsBefore; }));
   REQUIRE(release.get() != nullptr);
-  CHECK(answered == -1);
+  CHECK_FALSE(waitUntil(s.loop, [&]() { return answered != -1; }, 50));
   release->fulfill();
   reply.wait(ws);
   CHECK(answered == 0);
