@@ -113,18 +113,18 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
                .then([&fs, r = kj::addRef(*r), parent, flags](MutateResponse&& resp) {
                  auto reply = resp.getReply();
                  if (fs.replyIfError(*r, reply.getStatus())) return;
-                 if (!reply.getExisted()) {
-                   uint64_t ino = reply.getAttr().getIno();
-                   // Chunk 0, allocated with the create, whose primary already holds a lease.
-                   if (resp.hasLayout() && resp.getLayout().getChunk().getId() != 0) {
-                     Layout l = Layout::fromWire(resp.getLayout(), true);
-                     l.index = 0;
-                     fs.io.layouts().put(ino, kj::mv(l));
-                   }
-                 }
                  fuse_entry_param e = fs.entryParam(reply.getAttr());
                  openReply(fs, *r, reply.getAttr(), reply.getHandle(), flags, &e);
-                 if (!reply.getExisted()) fs.invalidateAttrLater(parent);
+                 if (reply.getExisted()) return;
+                 // Chunk 0, allocated with the create, whose primary already holds a lease. Cached
+                 // after openReply: the first open of an inode drops its layouts (fileChanged),
+                 // and no request of the kernel's can come in between (one loop thread).
+                 if (resp.hasLayout() && resp.getLayout().getChunk().getId() != 0) {
+                   Layout l = Layout::fromWire(resp.getLayout(), true);
+                   l.index = 0;
+                   fs.io.layouts().put(reply.getAttr().getIno(), kj::mv(l));
+                 }
+                 fs.invalidateAttrLater(parent);
                });
   fs.track(*r, kj::mv(p));
 }

@@ -90,6 +90,14 @@ class MetaServer {
   uint64_t uptimeMs() const;
   const Store& store() const { return store_; }
   Committer& committer() { return committer_; }
+  // Clients' read requests served since start, by kind (the session layer counts them).
+  struct ReadCounts {
+    uint64_t lookup = 0;
+    uint64_t getAttr = 0;
+    uint64_t readDir = 0;
+    uint64_t getLayout = 0;
+  };
+  ReadCounts& readCounts() { return readCounts_; }
   // Byte-range and flock locks (restored in start(); a session's go when its lease expires).
   LockManager& locks() { return *locks_; }
   bool isOrphan(uint64_t ino) const { return orphans_.count(ino) != 0; }
@@ -151,6 +159,7 @@ class MetaServer {
   MetaOptions options_;
   Committer committer_;
   CacheWatchers watchers_;
+  ReadCounts readCounts_;
   kj::TimePoint startedAt_;
   uint64_t nextIno_ = 0;
   uint64_t generation_ = 0;

@@ -33,6 +33,14 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
   info.setLockDelegations(server_.locks().delegationCount());
   info.setLockDelegationsGranted(server_.locks().delegationsGranted());
   info.setLockRecalls(server_.locks().recallsDone());
+  info.setCommits(server_.committer().commits());
+  info.setCommandsCommitted(server_.committer().commandsCommitted());
+  info.setLargestBatch(static_cast<uint32_t>(server_.committer().largestBatch()));
+  const MetaServer::ReadCounts& reads = server_.readCounts();
+  info.setLookupRequests(reads.lookup);
+  info.setGetAttrRequests(reads.getAttr);
+  info.setReadDirRequests(reads.readDir);
+  info.setLayoutRequests(reads.getLayout);
   auto sessions = server_.sessions();
   auto list = info.initSessions(sessions.size());
   for (size_t i = 0; i < sessions.size(); ++i) {
@@ -162,6 +170,7 @@ kj::Promise<void> SessionImpl::mutate(MutateContext context) {
 }
 
 kj::Promise<void> SessionImpl::lookup(LookupContext context) {
+  ++server_.readCounts().lookup;
   auto p = context.getParams();
   auto r = context.getResults();
   SESSION_CHECK(r);
@@ -172,6 +181,7 @@ kj::Promise<void> SessionImpl::lookup(LookupContext context) {
 }
 
 kj::Promise<void> SessionImpl::getAttr(GetAttrContext context) {
+  ++server_.readCounts().getAttr;
   auto r = context.getResults();
   SESSION_CHECK(r);
   auto n = meta::getAttr(server_.store(), context.getParams().getIno());
@@ -181,6 +191,7 @@ kj::Promise<void> SessionImpl::getAttr(GetAttrContext context) {
 }
 
 kj::Promise<void> SessionImpl::readDir(ReadDirContext context) {
+  ++server_.readCounts().readDir;
   auto p = context.getParams();
   auto r = context.getResults();
   SESSION_CHECK(r);
@@ -287,6 +298,7 @@ kj::Promise<void> SessionImpl::renew(RenewContext context) {
 }
 
 kj::Promise<void> SessionImpl::getLayout(GetLayoutContext context) {
+  ++server_.readCounts().getLayout;
   auto r = context.getResults();
   SESSION_CHECK(r);
   if (!chunks_) {

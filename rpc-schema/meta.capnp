@@ -258,6 +258,15 @@ struct ClusterInfo {
   lockDelegations @14 :UInt64;
   lockDelegationsGranted @15 :UInt64;
   lockRecalls @16 :UInt64;
+  # Since this server started: commits (batches made durable) and the commands they held, the
+  # largest batch, and the clients' read requests by kind (how much the mounts' caches spare it).
+  commits @17 :UInt64;
+  commandsCommitted @18 :UInt64;
+  largestBatch @19 :UInt32;
+  lookupRequests @20 :UInt64;
+  getAttrRequests @21 :UInt64;
+  readDirRequests @22 :UInt64;
+  layoutRequests @23 :UInt64;
 
   struct SessionInfo {
     id @0 :UInt64;

@@ -50,6 +50,10 @@ bool printClusterInfo(const std::string& address) {
                       << info.getLockRecalls() << " recalled since start\n";
             std::cout << "Rebalance: " << info.getRebalanceToMove() << " chunks to move, "
                       << info.getRebalanceInFlight() << " in flight, " << info.getRebalanceDone() << " done\n";
+            std::cout << "Commits: " << info.getCommits() << " holding " << info.getCommandsCommitted()
+                      << " commands (largest batch " << info.getLargestBatch() << "); reads asked: "
+                      << info.getLookupRequests() << " lookups, " << info.getGetAttrRequests() << " getattrs, "
+                      << info.getReadDirRequests() << " readdirs, " << info.getLayoutRequests() << " layouts\n";
             auto servers = info.getChunkServers();
             std::cout << "Chunk servers known to it: " << servers.size() << "\n";
             for (auto s : servers) {

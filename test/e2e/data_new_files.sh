@@ -14,3 +14,18 @@ diff -r /usr/include/linux "$MNT/u" >/dev/null || fail "the extracted tree diffe
 reassigned=$(cat "$CLUSTER"/logs/chunk*.log | grep -c "assigned as primary (was v" || true)
 (( reassigned == 0 )) || fail "$reassigned new chunks got a second primary appointment while their first writes were in flight"
 log "ok ($(find "$MNT/u" -type f | wc -l) files, no chunk appointed twice)"
+
+# A create's reply carries the layout of the file's first chunk (its primary holds a lease), so
+# the first write to a new file goes straight to the primary: the mount asks the metadata server
+# for no layout. Before the fix, the first open of the new inode dropped that layout again and
+# every new file cost a getLayout.
+layouts() { basalt status --dir "$CLUSTER" | sed -n 's/.* \([0-9]*\) layouts$/\1/p'; }
+before=$(layouts)
+[[ -n "$before" ]] || fail "basalt status shows no layout count"
+mkdir "$MNT/fresh"
+for i in $(seq 1 40); do printf 'file %d\n' "$i" > "$MNT/fresh/f$i" || fail "write of fresh/f$i"; done
+after=$(layouts)
+asked=$((after - before))
+(( asked < 10 )) || fail "40 new small files asked for $asked layouts (the create's reply carries chunk 0's)"
+for i in $(seq 1 40); do [[ "$(cat "$MNT/fresh/f$i")" == "file $i" ]] || fail "fresh/f$i reads back wrong"; done
+log "ok (40 new files asked for $asked layouts)"
