@@ -112,8 +112,35 @@ void FileIo::maybeEraseDirty(uint64_t ino) {
 }
 
 kj::Promise<Layout> FileIo::layout(std::shared_ptr<Op> op, uint32_t index, bool forWrite) {
-  if (const Layout* l = layouts_.find(op->ino, index, forWrite)) return Layout(*l);
+  if (const Layout* l = layouts_.find(op->ino, index, forWrite)) {
+    if (!forWrite) return Layout(*l);
+    switch (leaseUse(*l, loop_.timer().now())) {
+      case LeaseUse::kUse: return Layout(*l);
+      case LeaseUse::kUseAndRenew: {
+        Layout use = *l;
+        renewLease(op, index);
+        return use;
+      }
+      case LeaseUse::kRefetch: break;
+    }
+  }
   return fetchLayout(op, index, forWrite, 0);
+}
+
+void FileIo::renewLease(std::shared_ptr<Op> op, uint32_t index) {
+  auto key = std::make_pair(op->ino, index);
+  if (!renewing_.insert(key).second) return;  // one question per chunk at a time
+  // Not tied to the write: it goes on with the layout it has.
+  auto background = newOp(op->ino, fmt::format("lease renewal of chunk {} of inode {}", index, op->ino),
+                          kj::Own<Interruptible>());
+  fetchLayout(background, index, true, 0)
+      .then([this, key](Layout) { renewing_.erase(key); },
+            [this, key](kj::Exception&& e) {
+              renewing_.erase(key);
+              log_->debug("renewing the lease of chunk {} of inode {}: {}", key.second, key.first,
+                          e.getDescription().cStr());
+            })
+      .detach([](kj::Exception&&) {});
 }
 
 template <typename T>
@@ -185,7 +212,7 @@ kj::Promise<Layout> FileIo::fetchLayout(std::shared_ptr<Op> op, uint32_t index, 
               errnoFromStatus(status), fmt::format("getLayout of inode {} chunk {}: {}", ino,
                                                    index, status.getMessage().cStr())));
         }
-        Layout l = Layout::fromWire(r.getLayout(), forWrite);
+        Layout l = Layout::fromWire(r.getLayout(), forWrite, loop_.timer().now());
         l.index = index;
         layouts_.put(ino, l);
         return l;

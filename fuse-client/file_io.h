@@ -143,6 +143,10 @@ class FileIo {
   // primary, which cancels it when the call is answered.
   template <typename T>
   kj::Promise<T> watchPrimary(std::shared_ptr<Op> op, Layout l);
+  // Asks for the layout of chunk `index` of op's inode in the background (renewing its primary's
+  // lease, see leaseUse), once at a time per chunk; the answer replaces the cached layout.
+  void renewLease(std::shared_ptr<Op> op, uint32_t index);
+  std::set<std::pair<uint64_t, uint32_t>> renewing_;
   // One question to the metadata server per (chunk, version) at a time, shared by every waiting call.
   kj::Promise<Layout> checkPrimary(std::shared_ptr<Op> op, const Layout& l);
   std::map<std::pair<uint64_t, uint64_t>, kj::ForkedPromise<Layout>> primaryChecks_;

@@ -24,8 +24,19 @@ std::string Layout::primaryAddress() const {
   return replicas[primary].address;
 }
 
-Layout Layout::fromWire(rpc::ChunkLayout::Reader in, bool forWrite) {
+LeaseUse leaseUse(const Layout& l, kj::TimePoint now) {
+  if (l.leaseLeft <= 0 * kj::MILLISECONDS) return LeaseUse::kUse;
+  if (now + kLeaseMargin >= l.leaseEnd) return LeaseUse::kRefetch;
+  if (l.leaseEnd - now < l.leaseLeft / 2) return LeaseUse::kUseAndRenew;
+  return LeaseUse::kUse;
+}
+
+Layout Layout::fromWire(rpc::ChunkLayout::Reader in, bool forWrite, kj::TimePoint now) {
   Layout l;
+  if (in.getLeaseExpiryMs() > 0) {
+    l.leaseLeft = in.getLeaseExpiryMs() * kj::MILLISECONDS;
+    l.leaseEnd = now + l.leaseLeft;
+  }
   l.index = in.getIndex();
   l.chunkId = in.getChunk().getId();
   l.version = in.getChunk().getVersion();

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <kj/time.h>
+
 #include "rpc-schema/chunk.capnp.h"
 
 namespace basalt::client {
@@ -46,13 +48,30 @@ struct Layout {
   std::vector<Replica> replicas;
   uint32_t primary = 0;
   bool forWrite = false;  // fetched with forWrite (a primary lease was ensured)
+  // When the primary's lease ends as the metadata server counted it (`now` at the answer plus the
+  // time it said was left), and how much was left then; leaseLeft 0: unknown.
+  kj::TimePoint leaseEnd = kj::origin<kj::TimePoint>();
+  kj::Duration leaseLeft = 0 * kj::MILLISECONDS;
 
   bool isHole() const { return chunkId == 0; }
   // The primary's address, or "" when the layout names none.
   std::string primaryAddress() const;
-  static Layout fromWire(rpc::ChunkLayout::Reader in, bool forWrite);
+  // `now`: when the answer carrying `in` arrived (for the lease's end).
+  static Layout fromWire(rpc::ChunkLayout::Reader in, bool forWrite, kj::TimePoint now);
   void toChunkRef(rpc::ChunkRef::Builder out) const;
 };
+
+// What a write may do with a cached layout, by its primary's lease. The primary refuses writes
+// once its lease is over (ESTALE: the write, then a getLayout, then the write again), and it
+// counts the lease from the assign's arrival, a little before the metadata server does. So:
+// kRefetch when less than kLeaseMargin is left (ask for the layout first: the metadata server
+// renews the lease); kUseAndRenew when less than half of what was left at the answer remains (the
+// metadata server renews a lease with less than half left): write, and ask for the layout in the
+// background so a steady writer never meets an expired lease; kUse otherwise, and for layouts
+// without a known lease.
+enum class LeaseUse { kUse, kUseAndRenew, kRefetch };
+constexpr kj::Duration kLeaseMargin = 250 * kj::MILLISECONDS;
+LeaseUse leaseUse(const Layout& l, kj::TimePoint now);
 
 class LayoutCache {
  public:

@@ -120,7 +120,7 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
                  // after openReply: the first open of an inode drops its layouts (fileChanged),
                  // and no request of the kernel's can come in between (one loop thread).
                  if (resp.hasLayout() && resp.getLayout().getChunk().getId() != 0) {
-                   Layout l = Layout::fromWire(resp.getLayout(), true);
+                   Layout l = Layout::fromWire(resp.getLayout(), true, fs.loop.timer().now());
                    l.index = 0;
                    fs.io.layouts().put(reply.getAttr().getIno(), kj::mv(l));
                  }

@@ -88,7 +88,7 @@ TEST_CASE("a wire layout converts, with chunk id 0 as a hole") {
   auto w = msg.initRoot<basalt::rpc::ChunkLayout>();
   w.setIndex(4);
   w.getChunk().setId(0);
-  CHECK(Layout::fromWire(w.asReader(), false).isHole());
+  CHECK(Layout::fromWire(w.asReader(), false, kj::origin<kj::TimePoint>()).isHole());
   w.getChunk().setId(77);
   w.getChunk().setVersion(3);
   auto reps = w.initReplicas(2);
@@ -97,11 +97,39 @@ TEST_CASE("a wire layout converts, with chunk id 0 as a hole") {
   reps[1].setId(2);
   reps[1].setAddress("b:2");
   w.setPrimary(1);
-  Layout l = Layout::fromWire(w.asReader(), true);
+  Layout l = Layout::fromWire(w.asReader(), true, kj::origin<kj::TimePoint>());
   CHECK_FALSE(l.isHole());
   CHECK(l.index == 4);
   CHECK(l.version == 3);
   CHECK(l.primaryAddress() == "b:2");
   w.setPrimary(5);
-  CHECK(Layout::fromWire(w.asReader(), true).primaryAddress() == "");
+  CHECK(Layout::fromWire(w.asReader(), true, kj::origin<kj::TimePoint>()).primaryAddress() == "");
+}
+
+TEST_CASE("a write uses a layout while its primary's lease lasts, renews it past half, refetches near its end") {
+  capnp::MallocMessageBuilder msg;
+  auto w = msg.initRoot<basalt::rpc::ChunkLayout>();
+  w.getChunk().setId(7);
+  w.getChunk().setVersion(3);
+  w.setLeaseExpiryMs(2000);
+  auto t0 = kj::origin<kj::TimePoint>() + 1000 * kj::SECONDS;
+  Layout l = Layout::fromWire(w.asReader(), true, t0);
+  CHECK(l.leaseEnd == t0 + 2000 * kj::MILLISECONDS);
+  CHECK(leaseUse(l, t0) == LeaseUse::kUse);
+  CHECK(leaseUse(l, t0 + 999 * kj::MILLISECONDS) == LeaseUse::kUse);
+  CHECK(leaseUse(l, t0 + 1001 * kj::MILLISECONDS) == LeaseUse::kUseAndRenew);
+  CHECK(leaseUse(l, t0 + 1749 * kj::MILLISECONDS) == LeaseUse::kUseAndRenew);
+  CHECK(leaseUse(l, t0 + 1750 * kj::MILLISECONDS) == LeaseUse::kRefetch);
+  CHECK(leaseUse(l, t0 + 60 * kj::SECONDS) == LeaseUse::kRefetch);
+
+  // A lease answered with less left (the metadata server renews only below half) renews sooner.
+  w.setLeaseExpiryMs(1200);
+  Layout shorter = Layout::fromWire(w.asReader(), true, t0);
+  CHECK(leaseUse(shorter, t0 + 500 * kj::MILLISECONDS) == LeaseUse::kUse);
+  CHECK(leaseUse(shorter, t0 + 700 * kj::MILLISECONDS) == LeaseUse::kUseAndRenew);
+
+  // Without a lease in the answer (a read's layout): nothing is known, the write finds out.
+  w.setLeaseExpiryMs(0);
+  Layout unknown = Layout::fromWire(w.asReader(), false, t0);
+  CHECK(leaseUse(unknown, t0 + 3600 * kj::SECONDS) == LeaseUse::kUse);
 }
