@@ -82,7 +82,9 @@ const Credentials& Request::cred() const {
   if (groupsPending_) {
     groupsPending_ = false;
     // The caller is blocked in its system call until the reply, so its /proc entry is still there.
-    if (!replied_) cred_.groups = callerGroups(cred_.pid);
+    // Root's groups never matter to the metadata server (every group check comes after a root
+    // check), so root's calls skip the /proc read.
+    if (!replied_ && cred_.uid != 0) cred_.groups = callerGroups(cred_.pid);
   }
   return cred_;
 }
