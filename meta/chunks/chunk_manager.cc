@@ -455,18 +455,17 @@ kj::Promise<void> ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
     preallocating_.erase(id);
     return st;
   });
-  kj::Promise<bool> assigned = assignAll(e, 0, *failed, false, true).then([this, e, failed](Status st) {
-    bool all = st.isOk() && failed->empty();
-    if (all) {
+  kj::Promise<Assigned> assigned = assignAll(e, 0, *failed, false, true).then([this, e, failed](Status st) {
+    if (st.isOk() && failed->empty()) {
       leases_[e.id] = Lease{e.replicas[0], e.version,
                             loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
     }
-    return all;
+    return Assigned{st, *failed};
   });
   auto settled = serialized(allocationKey(ino, 0),
                             [this, e, recorded = kj::mv(recorded), assigned = kj::mv(assigned)]() mutable {
                               return recorded.then([this, e, assigned = kj::mv(assigned)](Status st) mutable {
-                                return assigned.then([this, e, st](bool all) { return settlePreallocated(e, st, all); });
+                                return assigned.then([this, e, st](Assigned a) { return settlePreallocated(e, st, a); });
                               });
                             })
                      .then(
@@ -488,7 +487,7 @@ kj::Promise<void> ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
   return settled.addBranch().exclusiveJoin(loop_.timer().afterDelay(kPreallocationWait));
 }
 
-kj::Promise<Result<Layout>> ChunkManager::settlePreallocated(const Entry& e, Status recorded, bool allAssigned) {
+kj::Promise<Result<Layout>> ChunkManager::settlePreallocated(const Entry& e, Status recorded, const Assigned& assigned) {
   if (!recorded.isOk()) {
     // No file has the chunk (the create failed or opened an existing file): its replicas drop it.
     leases_.erase(e.id);
@@ -497,10 +496,12 @@ kj::Promise<Result<Layout>> ChunkManager::settlePreallocated(const Entry& e, Sta
   }
   KJ_IF_MAYBE(cur, loadEntry(e.ino, e.index)) {
     if (cur->id == e.id && cur->version == e.version) {
-      if (allAssigned) return Result<Layout>(layoutOf(*cur, 0));
-      // A replica refused or is unreachable: appoint as for any new chunk (one whose first
-      // primary fails is placed anew; a backup that fails leaves the set).
-      return appointNew(*cur);
+      if (assigned.status.isOk() && assigned.failed.empty()) return Result<Layout>(layoutOf(*cur, 0));
+      // A replica refused or is unreachable: go on as any first appointment does after its
+      // assignments (a first primary that failed gets the chunk placed anew without it; a backup
+      // that failed leaves the set). Not by assigning again: a hung server would cost its call
+      // deadline a second time.
+      return afterAssign(*cur, e.replicas[0], assigned.status, assigned.failed, 0, true);
     }
     if (cur->id != e.id) leases_.erase(e.id);
     return ensurePrimary(*cur, 0);  // changed meanwhile (a failure report, a truncate)
@@ -628,65 +629,71 @@ kj::Promise<Result<Layout>> ChunkManager::appoint(Entry e, std::vector<uint32_t>
     auto failed = std::make_shared<std::vector<uint32_t>>();
     // A just-allocated chunk (never bumped) holds no data anywhere: every replica at once.
     bool parallel = fresh && n.version == 1;
-    return assignAll(n, idx, *failed, renewal, parallel).then([this, n, primary, idx, failed, attempt, fresh](Status st) mutable
-                                           -> kj::Promise<Result<Layout>> {
-      auto now = loop_.timer().now();
-      if (!st.isOk()) {
-        // The primary refused or is unreachable: try the others, with a new version.
-        log_->warn("{}: #{} could not become primary: {}", chunkName(n.id, n.version), primary, st.toString());
-        if (fresh) {
-          // Never written, so it holds no data anywhere: replace it by a new chunk id that no server
-          // holds (a replica still waiting for its first primary's data may not become primary).
-          Entry r = n;
-          r.id = nextChunkId_++;
-          r.version = 1;
-          r.replicas.clear();
-          for (uint32_t id : ring_.place(r.id, static_cast<int>(n.replicas.size()) + 1)) {
-            if (id != primary && r.replicas.size() < n.replicas.size()) r.replicas.push_back(id);
-          }
-          if (!r.replicas.empty()) {
-            uint64_t old = n.id;
-            log_->info("chunk {} held no data yet: replaced by chunk {} on {}", old, r.id, idList(r.replicas));
-            return setChunk(r, n.version, old).then([this, r, attempt](Status st) -> kj::Promise<Result<Layout>> {
-              if (st.code() == ESTALE) {
-                KJ_IF_MAYBE(fresh, loadEntry(r.ino, r.index)) { return ensurePrimary(*fresh, attempt + 1); }
-              }
-              if (!st.isOk()) return Result<Layout>(st);
-              return appoint(r, r.replicas, false, attempt + 1, true);
-            });
-          }
-        }
-        std::vector<uint32_t> rest;
-        for (uint32_t id : n.replicas) {
-          if (id != primary && !contains(*failed, id) && usable(id)) rest.push_back(id);
-        }
-        if (rest.empty()) {
-          return Result<Layout>(Status::error(EIO, chunkName(n.id, n.version) + " of inode " +
-                                                       std::to_string(n.ino) + ": no replica can be primary (" +
-                                                       st.message() + ")"));
-        }
-        return appoint(n, rest, true, attempt + 1);
-      }
-      // The primary may have dropped a backup while catching it up (a failure report, a new
-      // version): what counts is the map as it is now.
-      Entry cur = n;
-      KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { cur = *fresh; }
-      if (cur.id != n.id || !contains(cur.replicas, primary)) return ensurePrimary(cur, attempt + 1);
-      leases_[cur.id] = Lease{primary, cur.version, now + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
-      std::vector<uint32_t> keep = {primary};
-      for (uint32_t id : cur.replicas) {
-        if (id != primary && !contains(*failed, id)) keep.push_back(id);
-      }
-      if (keep.size() < cur.replicas.size()) {
-        // Backups that did not take the assignment leave the set (a new version).
-        log_->warn("{}: {} did not accept the assignment; dropping them", chunkName(cur.id, cur.version),
-                   idList(*failed));
-        return appoint(cur, keep, true, attempt + 1);
-      }
-      uint32_t at = std::find(cur.replicas.begin(), cur.replicas.end(), primary) - cur.replicas.begin();
-      return Result<Layout>(layoutOf(cur, at));
-    });
+    return assignAll(n, idx, *failed, renewal, parallel)
+        .then([this, n, primary, failed, attempt, fresh](Status st) mutable {
+          return afterAssign(kj::mv(n), primary, st, *failed, attempt, fresh);
+        });
   });
+}
+
+kj::Promise<Result<Layout>> ChunkManager::afterAssign(Entry n, uint32_t primary, Status st,
+                                                      const std::vector<uint32_t>& failed, int attempt,
+                                                      bool fresh) {
+  auto now = loop_.timer().now();
+  if (!st.isOk()) {
+    // The primary refused or is unreachable: try the others, with a new version.
+    log_->warn("{}: #{} could not become primary: {}", chunkName(n.id, n.version), primary, st.toString());
+    if (fresh) {
+      // Never written, so it holds no data anywhere: replace it by a new chunk id that no server
+      // holds (a replica still waiting for its first primary's data may not become primary).
+      Entry r = n;
+      r.id = nextChunkId_++;
+      r.version = 1;
+      r.replicas.clear();
+      for (uint32_t id : ring_.place(r.id, static_cast<int>(n.replicas.size()) + 1)) {
+        if (id != primary && !contains(failed, id) && r.replicas.size() < n.replicas.size()) r.replicas.push_back(id);
+      }
+      if (!r.replicas.empty()) {
+        uint64_t old = n.id;
+        log_->info("chunk {} held no data yet: replaced by chunk {} on {}", old, r.id, idList(r.replicas));
+        return setChunk(r, n.version, old).then([this, r, attempt](Status st) -> kj::Promise<Result<Layout>> {
+          if (st.code() == ESTALE) {
+            KJ_IF_MAYBE(fresh, loadEntry(r.ino, r.index)) { return ensurePrimary(*fresh, attempt + 1); }
+          }
+          if (!st.isOk()) return Result<Layout>(st);
+          return appoint(r, r.replicas, false, attempt + 1, true);
+        });
+      }
+    }
+    std::vector<uint32_t> rest;
+    for (uint32_t id : n.replicas) {
+      if (id != primary && !contains(failed, id) && usable(id)) rest.push_back(id);
+    }
+    if (rest.empty()) {
+      return Result<Layout>(Status::error(EIO, chunkName(n.id, n.version) + " of inode " +
+                                                   std::to_string(n.ino) + ": no replica can be primary (" +
+                                                   st.message() + ")"));
+    }
+    return appoint(n, rest, true, attempt + 1);
+  }
+  // The primary may have dropped a backup while catching it up (a failure report, a new
+  // version): what counts is the map as it is now.
+  Entry cur = n;
+  KJ_IF_MAYBE(fresh, loadEntry(n.ino, n.index)) { cur = *fresh; }
+  if (cur.id != n.id || !contains(cur.replicas, primary)) return ensurePrimary(cur, attempt + 1);
+  leases_[cur.id] = Lease{primary, cur.version, now + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
+  std::vector<uint32_t> keep = {primary};
+  for (uint32_t id : cur.replicas) {
+    if (id != primary && !contains(failed, id)) keep.push_back(id);
+  }
+  if (keep.size() < cur.replicas.size()) {
+    // Backups that did not take the assignment leave the set (a new version).
+    log_->warn("{}: {} did not accept the assignment; dropping them", chunkName(cur.id, cur.version),
+               idList(failed));
+    return appoint(cur, keep, true, attempt + 1);
+  }
+  uint32_t at = std::find(cur.replicas.begin(), cur.replicas.end(), primary) - cur.replicas.begin();
+  return Result<Layout>(layoutOf(cur, at));
 }
 
 kj::Promise<Status> ChunkManager::assignAll(const Entry& e, uint32_t primaryIndex, std::vector<uint32_t>& failedOut,

@@ -182,15 +182,25 @@ class ChunkManager final : public CapacitySource {
   // nothing without enough live servers; the first write then allocates as before. Resolves once
   // both are done (or after a short bound), never rejects.
   kj::Promise<void> preallocate(uint64_t ino, uint64_t parent);
-  // After the preallocation's commit (`recorded`) and assignments (`allAssigned`: every replica
-  // took it, and the lease is recorded): its layout, or the appointment redone, or the replicas
-  // told to drop a chunk whose create made no file.
-  kj::Promise<Result<Layout>> settlePreallocated(const Entry& e, Status recorded, bool allAssigned);
+  // How a preallocation's assignments went: the primary's status, and the backups that failed.
+  struct Assigned {
+    Status status;
+    std::vector<uint32_t> failed;
+  };
+  // After the preallocation's commit (`recorded`) and assignments: its layout (every replica took
+  // it, and the lease is recorded), or the appointment finished without the replicas that failed,
+  // or the replicas told to drop a chunk whose create made no file.
+  kj::Promise<Result<Layout>> settlePreallocated(const Entry& e, Status recorded, const Assigned& assigned);
   kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
   // may be placed anew if its first primary fails.
   kj::Promise<Result<Layout>> appoint(Entry e, std::vector<uint32_t> live, bool bump, int attempt,
                                       bool fresh = false);
+  // What an appointment does once its assignments are answered: `st` is the primary's, `failed`
+  // the backups that refused or did not answer. Records the lease and drops failed backups (a new
+  // version), or, when the primary failed, places a fresh chunk anew or appoints another replica.
+  kj::Promise<Result<Layout>> afterAssign(Entry n, uint32_t primary, Status st, const std::vector<uint32_t>& failed,
+                                          int attempt, bool fresh);
   kj::Promise<Status> setChunk(const Entry& e, uint64_t expectVersion, uint64_t replaces = 0);
   // `renewal`: the same primary at the same version gets a longer lease; the backups, which know
   // both already, are not called (a hung backup must not hold up the renewal). `fresh`: a
