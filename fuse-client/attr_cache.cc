@@ -42,6 +42,15 @@ void AttrCache::putNoXattrs(uint64_t ino) {
   x.values.clear();
 }
 
+bool AttrCache::knownWithoutXattrs(uint64_t ino) const {
+  auto it = xattrs_.find(ino);
+  if (it == xattrs_.end() || !it->second.complete) return false;
+  for (const auto& [name, value] : it->second.values) {
+    if (value) return false;
+  }
+  return true;
+}
+
 const std::optional<std::string>* AttrCache::getXattr(uint64_t ino, const std::string& name) const {
   if (!cacheableXattr(name)) return nullptr;
   auto it = xattrs_.find(ino);

@@ -56,6 +56,9 @@ class AttrCache {
   void putXattr(uint64_t ino, const std::string& name, std::optional<std::string> value, uint64_t epoch);
   // The inode has no xattrs at all (this client just created it).
   void putNoXattrs(uint64_t ino);
+  // Known to have none of the cacheable names (putNoXattrs, and nothing set since). A setattr
+  // cannot add one: chmod changes an access ACL only where there is one.
+  bool knownWithoutXattrs(uint64_t ino) const;
   // Null when unknown; else the value, or nullopt when the inode has no such xattr.
   const std::optional<std::string>* getXattr(uint64_t ino, const std::string& name) const;
 

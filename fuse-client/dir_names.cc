@@ -16,6 +16,13 @@ void DirNames::madeEmpty(uint64_t dir, uint32_t uid, uint32_t mode) {
   used_ += 1;
 }
 
+void DirNames::attrsChanged(uint64_t dir, uint32_t uid, uint32_t mode) {
+  auto it = dirs_.find(dir);
+  if (it == dirs_.end()) return;
+  it->second.uid = uid;
+  it->second.mode = mode;
+}
+
 void DirNames::added(uint64_t parent, const std::string& name) {
   auto it = dirs_.find(parent);
   if (it == dirs_.end() || it->second.names.count(name) != 0) return;

@@ -13,8 +13,10 @@
 //
 // Permissions: a lookup needs search permission on the directory, which the server checks. Here
 // it is answered only for root and for the directory's owner with its owner-x bit (an access ACL
-// never changes what the owner may do), by the owner and mode the directory was made with; a
-// change of the directory's attributes or ACL (this client's, or another's pushed) forgets it.
+// never changes what the owner may do), by the directory's owner and mode as this mount last
+// saw them: made with, or as the server answered this mount's own setattr or ACL change (rsync
+// and tar set a directory's mode and times right after making it). Another client's change of
+// the directory's attributes (pushed, without the new values) forgets it.
 //
 // Bounded: at most `maxEntries` directories and names together; a directory whose new name does
 // not fit is forgotten, a new directory that does not fit is not recorded.
@@ -39,6 +41,9 @@ class DirNames {
   void added(uint64_t parent, const std::string& name);
   // `name` no longer exists in `parent` (this mount removed or renamed it).
   void removed(uint64_t parent, const std::string& name);
+  // This mount changed `dir`'s attributes or ACL and the server answered with its owner `uid`
+  // and permission bits `mode` (the names did not change). Nothing when `dir` is not known.
+  void attrsChanged(uint64_t dir, uint32_t uid, uint32_t mode);
   // Whatever is known of `dir` may be stale.
   void forget(uint64_t dir);
   void forgetAll();

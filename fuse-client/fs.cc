@@ -285,13 +285,9 @@ Filesystem::Touch Filesystem::Touch::of(rpc::Command::Reader c) {
 kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
     Request& r, std::string what, kj::Function<void(rpc::Command::Builder)> fill) {
   auto touch = std::make_shared<Touch>();
-  auto wrapped = [this, fill = kj::mv(fill), touch](rpc::Command::Builder c) mutable {
+  auto wrapped = [fill = kj::mv(fill), touch](rpc::Command::Builder c) mutable {
     fill(c);
     *touch = Touch::of(c.asReader());
-    if (touch->kind == rpc::Command::SET_ATTR || touch->kind == rpc::Command::SET_XATTR ||
-        touch->kind == rpc::Command::REMOVE_XATTR) {
-      names.forget(touch->ino);  // the owner, mode or ACL of a directory known in full may change
-    }
   };
   return meta.mutate(std::move(what), kj::addRef(r), r.cred(), kj::mv(wrapped))
       .then([this, touch](capnp::Response<rpc::Session::MutateResults>&& resp) {
@@ -309,14 +305,34 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
           }
           case rpc::Command::SET_ATTR:
           case rpc::Command::SET_XATTR:
-          case rpc::Command::REMOVE_XATTR:
-            attrs.drop(touch->ino);  // a setattr's reply brings the new attributes right after
+          case rpc::Command::REMOVE_XATTR: {
+            // A setattr's reply brings the new attributes right after. A file known to have no
+            // xattrs keeps none through a setattr (the kernel asks for security.capability
+            // before each write: rsync writes after a chmod).
+            bool none = touch->kind == rpc::Command::SET_ATTR && attrs.knownWithoutXattrs(touch->ino);
+            attrs.drop(touch->ino);
+            auto reply = resp.getReply();
+            if (reply.getStatus().getCode() == 0 && reply.hasAttr() && reply.getAttr().getIno() == touch->ino) {
+              if (none) attrs.putNoXattrs(touch->ino);
+              names.attrsChanged(touch->ino, reply.getAttr().getUid(), reply.getAttr().getMode());
+            } else {
+              names.forget(touch->ino);  // the owner or mode of a directory known in full may have changed
+            }
             break;
+          }
           default:
             attrs.dropAll();  // link, unlink, rmdir, rename: link counts and times of others
             break;
         }
         return kj::mv(resp);
+      }, [this, touch](kj::Exception&& e) -> capnp::Response<rpc::Session::MutateResults> {
+        // Applied or not, nobody knows: ask the server next time.
+        if (touch->kind == rpc::Command::SET_ATTR || touch->kind == rpc::Command::SET_XATTR ||
+            touch->kind == rpc::Command::REMOVE_XATTR) {
+          names.forget(touch->ino);
+          attrs.drop(touch->ino);
+        }
+        kj::throwFatalException(kj::mv(e));
       });
 }
 

@@ -49,3 +49,18 @@ TEST_CASE("large values are not cached") {
   c.putXattr(3, "security.big", std::string(5000, 'v'), c.epoch());
   CHECK(c.getXattr(3, "security.big") == nullptr);
 }
+
+TEST_CASE("an inode is known to have no xattrs only while nothing cacheable was found on it") {
+  AttrCache c;
+  CHECK_FALSE(c.knownWithoutXattrs(7));
+  c.putNoXattrs(7);
+  CHECK(c.knownWithoutXattrs(7));
+  c.putXattr(7, "security.capability", std::nullopt, c.epoch());  // asked again: still none
+  CHECK(c.knownWithoutXattrs(7));
+  c.putXattr(7, "system.posix_acl_access", std::string("acl"), c.epoch());
+  CHECK_FALSE(c.knownWithoutXattrs(7));
+  c.drop(7);
+  CHECK_FALSE(c.knownWithoutXattrs(7));
+  c.putXattr(8, "security.capability", std::nullopt, c.epoch());  // one name: not the whole list
+  CHECK_FALSE(c.knownWithoutXattrs(8));
+}

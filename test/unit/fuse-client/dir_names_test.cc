@@ -56,3 +56,20 @@ TEST_CASE("directory names stay within their budget") {
   CHECK(n.entries() == 0);
   CHECK(n.directories() == 0);
 }
+
+TEST_CASE("this mount's own chmod or chown of a known directory keeps its names, with the new owner and mode") {
+  DirNames n;
+  n.madeEmpty(7, 1000, 0700);
+  n.added(7, "a");
+  n.attrsChanged(7, 1000, 0755);  // rsync: mkdir 0700, then the source's mode
+  CHECK(n.knownAbsent(7, "x", 1000));
+  CHECK_FALSE(n.knownAbsent(7, "a", 1000));
+  n.attrsChanged(7, 1000, 0600);  // the owner took away its own search permission
+  CHECK_FALSE(n.knownAbsent(7, "x", 1000));
+  CHECK(n.knownAbsent(7, "x", 0));
+  n.attrsChanged(7, 2000, 0700);  // chown: the old owner is asked at the server
+  CHECK_FALSE(n.knownAbsent(7, "x", 1000));
+  CHECK(n.knownAbsent(7, "x", 2000));
+  n.attrsChanged(9, 0, 0777);  // not known: stays unknown
+  CHECK_FALSE(n.knownAbsent(9, "x", 0));
+}
