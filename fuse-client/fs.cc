@@ -123,7 +123,14 @@ void Filesystem::replyEntry(const Request& r, rpc::Attr::Reader a) {
   fuse_entry_param e = entryParam(a);
   // Count first: the kernel may send forget for this entry as soon as it has it.
   inodes.addLookup(snapshot(a));
-  if (!r.entry(e)) inodes.forget(e.ino, 1);
+  if (!r.entry(e)) forgetLookups(e.ino, 1);
+}
+
+void Filesystem::forgetLookups(uint64_t ino, uint64_t n) {
+  if (!inodes.forget(ino, n)) return;
+  io.forgetInode(ino);
+  attrs.drop(ino);
+  names.forget(ino);
 }
 
 void Filesystem::invalidateAttrLater(uint64_t ino) {
@@ -327,8 +334,7 @@ kj::Promise<capnp::Response<rpc::Session::MutateResults>> Filesystem::mutate(
         return kj::mv(resp);
       }, [this, touch](kj::Exception&& e) -> capnp::Response<rpc::Session::MutateResults> {
         // Applied or not, nobody knows: ask the server next time.
-        if (touch->kind == rpc::Command::SET_ATTR || touch->kind == rpc::Command::SET_XATTR ||
-            touch->kind == rpc::Command::REMOVE_XATTR) {
+        if (touch->changesAttrs()) {
           names.forget(touch->ino);
           attrs.drop(touch->ino);
         }

@@ -71,6 +71,9 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
   void replyAttr(const Request& r, rpc::Attr::Reader a);
   // An entry reply that counts one lookup, only if the kernel accepted it.
   void replyEntry(const Request& r, rpc::Attr::Reader a);
+  // The kernel dropped `n` lookups of `ino` (forget, or an entry reply it did not take): when none
+  // is left, everything cached of the inode goes (layouts, attributes, the names of a directory).
+  void forgetLookups(uint64_t ino, uint64_t n);
 
   // Posts an attribute invalidation of `ino` to run later on the loop (never from inside a
   // handler: libfuse forbids notifying from a related request).
@@ -120,6 +123,11 @@ class Filesystem final : public kj::TaskSet::ErrorHandler {
     bool makesDir = false;  // a create of a directory
     bool exchange = false;  // a rename with RENAME_EXCHANGE
     static Touch of(rpc::Command::Reader c);
+    // A setattr or an xattr change of `ino`.
+    bool changesAttrs() const {
+      return kind == rpc::Command::SET_ATTR || kind == rpc::Command::SET_XATTR ||
+             kind == rpc::Command::REMOVE_XATTR;
+    }
   };
   // Keeps `names` in step with one of this client's namespace commands and the server's answer.
   void noteNames(const Touch& t, rpc::Reply::Reader reply);

@@ -78,7 +78,7 @@ void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
             }
             if (!r->buf(buf.data(), used)) {
               for (uint64_t ino : counted) {
-                if (fs.inodes.forget(ino, 1)) fs.io.forgetInode(ino);
+                fs.forgetLookups(ino, 1);
               }
             }
           });

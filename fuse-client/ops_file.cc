@@ -41,7 +41,7 @@ void openReply(Filesystem& fs, const Request& r, rpc::Attr::Reader attr, uint64_
   if (entry != nullptr) {
     fs.inodes.addLookup(fs.snapshot(attr));
     delivered = r.create(*entry, fi);
-    if (!delivered) fs.inodes.forget(attr.getIno(), 1);
+    if (!delivered) fs.forgetLookups(attr.getIno(), 1);
   } else {
     delivered = r.open(fi);
   }

@@ -103,22 +103,14 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   auto& fs = Filesystem::of(req);
-  if (fs.inodes.forget(ino, nlookup)) {
-    fs.io.forgetInode(ino);
-    fs.attrs.drop(ino);
-    fs.names.forget(ino);
-  }
+  fs.forgetLookups(ino, nlookup);
   fuse_reply_none(req);
 }
 
 void forgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   auto& fs = Filesystem::of(req);
   for (size_t i = 0; i < count; ++i) {
-    if (fs.inodes.forget(forgets[i].ino, forgets[i].nlookup)) {
-      fs.io.forgetInode(forgets[i].ino);
-      fs.attrs.drop(forgets[i].ino);
-      fs.names.forget(forgets[i].ino);
-    }
+    fs.forgetLookups(forgets[i].ino, forgets[i].nlookup);
   }
   fuse_reply_none(req);
 }

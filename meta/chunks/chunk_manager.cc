@@ -455,13 +455,8 @@ kj::Promise<void> ChunkManager::preallocate(uint64_t ino, uint64_t parent) {
     preallocating_.erase(id);
     return st;
   });
-  kj::Promise<Assigned> assigned = assignAll(e, 0, *failed, false, true).then([this, e, failed](Status st) {
-    if (st.isOk() && failed->empty()) {
-      leases_[e.id] = Lease{e.replicas[0], e.version,
-                            loop_.timer().now() + options_.leaseMs * kj::MILLISECONDS + kLeaseMargin};
-    }
-    return Assigned{st, *failed};
-  });
+  kj::Promise<Assigned> assigned =
+      assignAll(e, 0, *failed, false, true).then([failed](Status st) { return Assigned{st, *failed}; });
   auto settled = serialized(allocationKey(ino, 0),
                             [this, e, recorded = kj::mv(recorded), assigned = kj::mv(assigned)]() mutable {
                               return recorded.then([this, e, assigned = kj::mv(assigned)](Status st) mutable {
@@ -496,11 +491,9 @@ kj::Promise<Result<Layout>> ChunkManager::settlePreallocated(const Entry& e, Sta
   }
   KJ_IF_MAYBE(cur, loadEntry(e.ino, e.index)) {
     if (cur->id == e.id && cur->version == e.version) {
-      if (assigned.status.isOk() && assigned.failed.empty()) return Result<Layout>(layoutOf(*cur, 0));
-      // A replica refused or is unreachable: go on as any first appointment does after its
-      // assignments (a first primary that failed gets the chunk placed anew without it; a backup
-      // that failed leaves the set). Not by assigning again: a hung server would cost its call
-      // deadline a second time.
+      // As any first appointment goes on after its assignments: the lease is recorded, or a first
+      // primary that failed gets the chunk placed anew without it, or a backup that failed leaves
+      // the set. Not by assigning again: a hung server would cost its call deadline a second time.
       return afterAssign(*cur, e.replicas[0], assigned.status, assigned.failed, 0, true);
     }
     if (cur->id != e.id) leases_.erase(e.id);

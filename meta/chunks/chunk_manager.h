@@ -187,9 +187,9 @@ class ChunkManager final : public CapacitySource {
     Status status;
     std::vector<uint32_t> failed;
   };
-  // After the preallocation's commit (`recorded`) and assignments: its layout (every replica took
-  // it, and the lease is recorded), or the appointment finished without the replicas that failed,
-  // or the replicas told to drop a chunk whose create made no file.
+  // After the preallocation's commit (`recorded`) and assignments: the appointment finished
+  // (afterAssign: the lease recorded, or the replicas that failed left out), or the replicas told
+  // to drop a chunk whose create made no file.
   kj::Promise<Result<Layout>> settlePreallocated(const Entry& e, Status recorded, const Assigned& assigned);
   kj::Promise<Result<Layout>> ensurePrimary(Entry e, int attempt, uint32_t unresponsive = 0);
   // `fresh`: the chunk was just allocated and never had a primary, so it holds no data anywhere and
