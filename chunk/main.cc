@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   ChunkServerConfig cfg;
   app.add_option("--data", dataDir, "data directory (created if missing)")->required();
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0: any)")->required();
-  app.add_option("--meta", meta, "HOST:PORT of the metadata server")->required();
+  app.add_option("--meta", meta, "HOST:PORT of the metadata server (several comma-separated: a replicated cluster)")->required();
   app.add_option("--zone", zone, "failure zone name");
   app.add_option("--capacity", capacity, "bytes offered (default: the data dir's filesystem size)");
   app.add_option("--port-file", portFile, "write HOST:PORT here once listening");

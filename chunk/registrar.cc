@@ -7,13 +7,18 @@
 
 #include "chunk/chunk_service.h"
 #include "server/small_files.h"
+#include "server/text.h"
 
 namespace basalt::chunk {
 
 Registrar::Registrar(EventLoop& loop, ChunkServer& server, ChunkStore& store,
                      rpc::ChunkService::Client self, Logger log, RegistrarConfig config)
     : loop_(loop), server_(server), store_(store), self_(kj::mv(self)), log_(std::move(log)),
-      config_(std::move(config)), meta_(loop, config_.metaAddress) {}
+      config_(std::move(config)) {
+  addresses_ = splitList(config_.metaAddress);
+  if (addresses_.empty()) addresses_.push_back(config_.metaAddress);
+  meta_ = kj::heap<RpcClient>(loop_, addresses_[0]);
+}
 
 uint32_t Registrar::loadId(const std::string& dataDir) {
   std::ifstream in(dataDir + "/server-id");
@@ -35,7 +40,7 @@ void Registrar::start() {
 template <typename T>
 kj::Promise<T> Registrar::deadline(kj::Promise<T> p, const char* what) {
   uint32_t ms = config_.callTimeoutMs;
-  std::string addr = config_.metaAddress;
+  std::string addr = meta_->address();
   return p.exclusiveJoin(loop_.timer().afterDelay(ms * kj::MILLISECONDS).then([ms, addr, what]() -> T {
     kj::throwFatalException(kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__,
                                           kj::str(what, " to ", addr.c_str(), ": no answer within ", ms, " ms")));
@@ -44,10 +49,10 @@ kj::Promise<T> Registrar::deadline(kj::Promise<T> p, const char* what) {
 
 void Registrar::setState(bool up, const std::string& why) {
   if (up && !registered_) {
-    log_->info("registered with the metadata server {} as {}", config_.metaAddress, server_.name());
+    log_->info("registered with the metadata server {} as {}", meta_->address(), server_.name());
   } else if (!up && (registered_ || !everTried_)) {
     log_->warn("metadata server {} unreachable ({}); retrying with backoff, still serving chunks",
-               config_.metaAddress, why);
+               meta_->address(), why);
   }
   registered_ = up;
   everTried_ = true;
@@ -57,15 +62,24 @@ kj::Promise<void> Registrar::run() {
   return registerOnce()
       .then([this]() {
         backoffMs_ = 100;
+        triedSinceUp_ = 0;
         return heartbeatLoop();
       })
       .catch_([this](kj::Exception&& e) {
         setState(false, e.getDescription().cStr());
         server_.clearRegistry();
         registry_ = nullptr;
-        meta_.reset();
+        meta_->reset();
+        // Several metadata servers (a replicated cluster): the next one may be the leader; back
+        // off only once every one was tried.
+        if (addresses_.size() > 1) {
+          current_ = (current_ + 1) % addresses_.size();
+          meta_ = kj::heap<RpcClient>(loop_, addresses_[current_]);
+          if (++triedSinceUp_ < addresses_.size()) return loop_.timer().afterDelay(20 * kj::MILLISECONDS);
+          triedSinceUp_ = 0;
+        }
         uint32_t wait = backoffMs_;
-        backoffMs_ = std::min<uint32_t>(backoffMs_ * 2, 5000);
+        backoffMs_ = std::min<uint32_t>(backoffMs_ * 2, addresses_.size() > 1 ? 1000 : 5000);
         return loop_.timer().afterDelay(wait * kj::MILLISECONDS);
       })
       .then([this]() { return run(); });
@@ -74,7 +88,7 @@ kj::Promise<void> Registrar::run() {
 kj::Promise<void> Registrar::registerOnce() {
   std::string dir = config_.dataDir;
   auto idP = loop_.offload<uint32_t>([dir]() { return loadId(dir); });
-  auto regP = meta_.bootstrap(config_.callTimeoutMs).then([](capnp::Capability::Client c) {
+  auto regP = meta_->bootstrap(config_.callTimeoutMs).then([](capnp::Capability::Client c) {
     return c.castAs<rpc::MetaService>().chunkRegistryRequest().send().then(
         [](auto resp) { return resp.getRegistry(); });
   });
@@ -112,7 +126,7 @@ kj::Promise<void> Registrar::registerOnce() {
                       .then([this, reg, id](Status st) mutable {
                         if (!st.isOk()) log_->error("server id {} not kept: {}", id, st.toString());
                         server_.setIdentity(id, server_.address());
-                        server_.setRegistry(reg, config_.metaAddress);
+                        server_.setRegistry(reg, meta_->address());
                         registry_ = reg;
                         setState(true, "");
                       });

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chunk/chunk_server.h"
 #include "chunk/chunk_store.h"
@@ -19,7 +20,7 @@
 namespace basalt::chunk {
 
 struct RegistrarConfig {
-  std::string metaAddress;  // HOST:PORT of the metadata server
+  std::string metaAddress;  // HOST:PORT of the metadata server, or several comma-separated (replicated)
   std::string dataDir;      // where server-id is kept
   std::string zone;
   uint64_t capacityBytes = 0;
@@ -58,7 +59,10 @@ class Registrar {
   rpc::ChunkService::Client self_;
   Logger log_;
   RegistrarConfig config_;
-  RpcClient meta_;
+  std::vector<std::string> addresses_;
+  size_t current_ = 0;
+  size_t triedSinceUp_ = 0;
+  kj::Own<RpcClient> meta_;
   kj::Maybe<rpc::ChunkRegistry::Client> registry_;
   uint32_t heartbeatMs_ = 1000;
   uint32_t backoffMs_ = 100;

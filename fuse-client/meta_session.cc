@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "server/text.h"
+
 namespace basalt::client {
 
 namespace {
@@ -16,7 +18,17 @@ double secondsBetween(kj::TimePoint a, kj::TimePoint b) {
 }  // namespace
 
 MetaSession::MetaSession(EventLoop& loop, MetaConfig config, Logger log)
-    : loop_(loop), config_(std::move(config)), log_(std::move(log)), rpc_(loop, config_.address) {}
+    : loop_(loop), config_(std::move(config)), log_(std::move(log)) {
+  addresses_ = splitList(config_.address);
+  if (addresses_.empty()) addresses_.push_back(config_.address);
+  rpc_ = kj::heap<RpcClient>(loop_, addresses_[0]);
+}
+
+void MetaSession::nextServer() {
+  if (addresses_.size() < 2) return;
+  current_ = (current_ + 1) % addresses_.size();
+  rpc_ = kj::heap<RpcClient>(loop_, addresses_[current_]);
+}
 
 MetaSession::~MetaSession() = default;
 
@@ -27,8 +39,18 @@ kj::Duration MetaSession::backoff(unsigned attempt) const {
 }
 
 kj::Promise<void> MetaSession::connect() {
-  return establish().catch_([this](kj::Exception&& e) -> kj::Promise<void> {
+  // Several servers: none may lead for a moment (an election, a cluster starting): keep asking for
+  // up to one call deadline before giving up.
+  auto until = loop_.timer().now() + config_.rpcTimeoutMs * kj::MILLISECONDS;
+  return connectUntil(until);
+}
+
+kj::Promise<void> MetaSession::connectUntil(kj::TimePoint until) {
+  return establish().catch_([this, until](kj::Exception&& e) -> kj::Promise<void> {
     if (!isDisconnect(e)) return kj::mv(e);  // the server answered but refused: its message
+    if (addresses_.size() > 1 && loop_.timer().now() < until) {
+      return loop_.timer().afterDelay(kMinBackoff).then([this, until]() { return connectUntil(until); });
+    }
     std::string reason = describeException(e);
     if (reason == "timed out") {
       reason = "no answer within " + std::to_string(config_.rpcTimeoutMs) + " ms";
@@ -38,15 +60,21 @@ kj::Promise<void> MetaSession::connect() {
   });
 }
 
-kj::Promise<void> MetaSession::establish() {
-  return rpc_.bootstrap(config_.rpcTimeoutMs)
+kj::Promise<void> MetaSession::establish(size_t tried) {
+  return rpc_->bootstrap(config_.rpcTimeoutMs)
       .then([this](capnp::Capability::Client cap) {
         return openSession(cap.castAs<rpc::MetaService>(), sessionId_);
       })
-      .catch_([this](kj::Exception&& e) -> kj::Promise<void> {
+      .catch_([this, tried](kj::Exception&& e) -> kj::Promise<void> {
         // Half-made connections are useless: the next attempt starts from scratch.
-        if (session_.get() == nullptr) rpc_.reset();
-        return kj::mv(e);
+        if (session_.get() != nullptr) return kj::mv(e);
+        rpc_->reset();
+        // A replicated cluster: the server is down or not the leader; try the next one (each
+        // once per attempt; the caller's retries come round again).
+        if (!isDisconnect(e) || addresses_.size() < 2) return kj::mv(e);
+        nextServer();
+        if (tried + 1 >= addresses_.size()) return kj::mv(e);
+        return establish(tried + 1);
       });
 }
 
@@ -66,11 +94,11 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
           if (resume != 0) {
             log_->warn("metadata server {} could not resume session {} ({}); opening a new one: "
                        "handles opened through the old session are lost",
-                       config_.address, resume, status.getMessage().cStr());
+                       address(), resume, status.getMessage().cStr());
             return openSession(meta, 0);
           }
           return errnoException(errnoFromStatus(status),
-                                "metadata server " + config_.address + " refused a session: " +
+                                "metadata server " + address() + " refused a session: " +
                                     status.getMessage().cStr());
         }
         uint64_t id = r.getId();
@@ -79,10 +107,10 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
         leaseMs_ = r.getLeaseMs();
         leaseUntil_ = sent + leaseMs_ * kj::MILLISECONDS;
         if (lost_) {
-          log_->info("reconnected to metadata server {}: session {} {}", config_.address, id,
+          log_->info("reconnected to metadata server {}: session {} {}", address(), id,
                      id == resume ? "resumed" : "opened");
         } else {
-          log_->info("session {} opened on metadata server {} (lease {} ms)", id, config_.address,
+          log_->info("session {} opened on metadata server {} (lease {} ms)", id, address(),
                      leaseMs_);
         }
         bool reconnected = lost_;
@@ -91,7 +119,7 @@ kj::Promise<void> MetaSession::openSession(rpc::MetaService::Client meta, uint64
         sessionId_ = id;
         if (onSession_) onSession_(*session_, id, reconnected);
         uint64_t gen = generation_;
-        disconnectWatch_ = rpc_.onDisconnect()
+        disconnectWatch_ = rpc_->onDisconnect()
                                .then([this, gen]() { dropConnection(gen, "connection closed"); })
                                .eagerlyEvaluate(nullptr);
         return kj::READY_NOW;
@@ -120,10 +148,10 @@ kj::Promise<MetaSession::Connected> MetaSession::session() {
 
 void MetaSession::dropConnection(uint64_t generation, const std::string& why) {
   if (generation != generation_ || session_.get() == nullptr) return;
-  log_->warn("lost metadata server {} ({}); reconnecting", config_.address, why);
+  log_->warn("lost metadata server {} ({}); reconnecting", address(), why);
   session_ = nullptr;
   lost_ = true;
-  rpc_.reset();
+  rpc_->reset();
   if (wakeHeartbeat_ && wakeHeartbeat_->isWaiting()) wakeHeartbeat_->fulfill();
 }
 

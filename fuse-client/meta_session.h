@@ -33,7 +33,9 @@
 namespace basalt::client {
 
 struct MetaConfig {
-  std::string address;     // HOST:PORT
+  // HOST:PORT, or several comma-separated (a replicated cluster's metadata servers: calls go to
+  // whichever is the leader; the others answer "not the leader" and the next one is tried).
+  std::string address;
   std::string clientName;
   uint32_t rpcTimeoutMs = 5000;
   double timeoutSec = 60.0;
@@ -45,7 +47,8 @@ class MetaSession {
   ~MetaSession();
   KJ_DISALLOW_COPY(MetaSession);
 
-  // The first connection, without retries: connect and open a session within rpc_timeout_ms.
+  // The first connection, without retries: connect and open a session within rpc_timeout_ms (with
+  // several servers, asking them in turn until one leads, for up to rpc_timeout_ms).
   // Rejects with an errnoException whose message is the one line for the user ("cannot reach
   // metadata server 127.0.0.1:9: connection refused").
   kj::Promise<void> connect();
@@ -88,7 +91,8 @@ class MetaSession {
   // A fresh sequence number for a mutation carried outside Command (Session.open with O_TRUNC).
   uint64_t allocateSeq() { return ++lastSeq_; }
   uint64_t sessionId() const { return sessionId_; }
-  const std::string& address() const { return config_.address; }
+  // The metadata server in use (or tried next).
+  const std::string& address() const { return rpc_->address(); }
   bool isConnected() const { return session_.get() != nullptr; }
   // Whether the session's lease is surely still valid on the server (from the send time of the last
   // accepted open or renew, with a margin): what the mount may decide delegated locks under.
@@ -105,7 +109,9 @@ class MetaSession {
   kj::Promise<capnp::Response<R>> callWith(std::string what, kj::Own<Interruptible> intr, Fn fn, bool waiting);
   kj::Promise<void> retry(std::shared_ptr<CallState> st, unsigned attempt);
   kj::Promise<Connected> session();
-  kj::Promise<void> establish();
+  kj::Promise<void> establish(size_t tried = 0);
+  kj::Promise<void> connectUntil(kj::TimePoint until);
+  void nextServer();
   kj::Promise<void> openSession(rpc::MetaService::Client meta, uint64_t resume);
   void dropConnection(uint64_t generation, const std::string& why);
   kj::Promise<void> heartbeatLoop();
@@ -115,7 +121,9 @@ class MetaSession {
   EventLoop& loop_;
   MetaConfig config_;
   Logger log_;
-  RpcClient rpc_;
+  std::vector<std::string> addresses_;
+  size_t current_ = 0;
+  kj::Own<RpcClient> rpc_;
   kj::Own<rpc::Session::Client> session_;  // null while disconnected
   uint64_t generation_ = 0;                // bumped per established session
   uint64_t sessionId_ = 0;

@@ -154,12 +154,17 @@ Result<MountOptions> parseMountArgs(const std::vector<std::string>& args, bool i
   }
   o.metaAddress = positional[0];
   o.mountpoint = positional[1];
-  if (!validAddress(o.metaAddress)) {
+  // Several metadata servers (a replicated cluster) are comma-separated.
+  auto servers = splitList(o.metaAddress);
+  if (servers.empty() || !std::all_of(servers.begin(), servers.end(), validAddress)) {
     return Status::error(EINVAL, "metadata server address '" + o.metaAddress +
-                                     "' is not HOST:PORT");
+                                     "' is not HOST:PORT (or HOST:PORT,HOST:PORT,...)");
   }
   if (o.clientName.empty()) o.clientName = hostname + ":" + o.mountpoint;
-  if (!hasOption(o.fuseOptions, "fsname")) o.fuseOptions.push_back("fsname=basalt:" + o.metaAddress);
+  // A comma would end the option: a list of servers is written with ';' there.
+  std::string fsname = o.metaAddress;
+  std::replace(fsname.begin(), fsname.end(), ',', ';');
+  if (!hasOption(o.fuseOptions, "fsname")) o.fuseOptions.push_back("fsname=basalt:" + fsname);
   if (!hasOption(o.fuseOptions, "subtype")) o.fuseOptions.push_back("subtype=basalt");
   if (isRoot && !hasOption(o.fuseOptions, "allow_other")) o.fuseOptions.push_back("allow_other");
   return o;

@@ -18,7 +18,7 @@ namespace {
 constexpr uint32_t kMagic = 0x314C4342;  // "BCL1" read as little-endian bytes
 
 // Header: magic u32, crc u32 (CRC32C of bytes 8.. of the header and the payload), seq u64, length
-// u32, reserved u32 (0). Little-endian.
+// u32, term u32 (the leader's Raft term; 0 on a single metadata server). Little-endian.
 uint32_t recordCrc(const uint8_t* header, std::string_view payload) {
   uint32_t crc = crc32c(header + 8, CommandLog::kHeaderSize - 8);
   return crc32c(payload.data(), payload.size(), crc);
@@ -73,7 +73,16 @@ Result<std::unique_ptr<CommandLog>> CommandLog::open(const std::string& path) {
 CommandLog::~CommandLog() { ::close(fd_); }
 
 Status CommandLog::replay(uint64_t after, const std::function<Status(uint64_t, std::string_view)>& fn) {
-  restart(after + 1);
+  return walk(after, 0, fn);
+}
+
+Status CommandLog::scan(uint64_t after, uint64_t afterTerm) {
+  return walk(after, afterTerm, [](uint64_t, std::string_view) { return Status::ok(); });
+}
+
+Status CommandLog::walk(uint64_t after, uint64_t afterTerm,
+                        const std::function<Status(uint64_t, std::string_view)>& fn) {
+  restart(after + 1, afterTerm);
   std::vector<uint8_t> header(kHeaderSize);
   std::string payload;
   while (offset_ + kHeaderSize <= size_) {
@@ -86,17 +95,60 @@ Status CommandLog::replay(uint64_t after, const std::function<Status(uint64_t, s
     if (getLe(&header[4], 4) != recordCrc(header.data(), payload)) break;  // torn
     Status st = fn(nextSeq_, payload);
     if (!st.isOk()) return st;
-    lastOffset_ = offset_;
+    index_.push_back(Slot{offset_, getLe(&header[20], 4), static_cast<uint32_t>(len)});
     offset_ += kHeaderSize + len;
     ++nextSeq_;
   }
   return Status::ok();
 }
 
-void CommandLog::restart(uint64_t nextSeq) {
+void CommandLog::restart(uint64_t nextSeq, uint64_t prevTerm) {
   offset_ = 0;
-  lastOffset_ = 0;
   nextSeq_ = nextSeq;
+  prevTerm_ = prevTerm;
+  index_.clear();
+  retractable_ = false;
+}
+
+std::optional<uint64_t> CommandLog::termAt(uint64_t seq) const {
+  uint64_t first = firstSeq();
+  if (seq + 1 == first) return prevTerm_;
+  if (seq < first || seq >= nextSeq_) return std::nullopt;
+  return index_[seq - first].term;
+}
+
+std::vector<CommandLog::Entry> CommandLog::read(uint64_t from, uint64_t to, size_t maxBytes) const {
+  std::vector<Entry> out;
+  uint64_t first = firstSeq();
+  size_t bytes = 0;
+  for (uint64_t seq = from; seq <= to && seq >= first && seq < nextSeq_; ++seq) {
+    const Slot& slot = index_[seq - first];
+    if (!out.empty() && bytes + slot.length > maxBytes) break;
+    Entry e{seq, slot.term, std::string(slot.length, '\0')};
+    if (!readAll(fd_, e.payload.data(), slot.length, slot.offset + kHeaderSize)) break;
+    bytes += slot.length;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Status CommandLog::truncateFrom(uint64_t seq) {
+  uint64_t first = firstSeq();
+  if (seq >= nextSeq_) return Status::ok();
+  if (seq < first) {
+    return Status::error(EINVAL, "cannot truncate " + path_ + " from record " + std::to_string(seq) +
+                                     ": the current run starts at " + std::to_string(first));
+  }
+  uint64_t at = index_[seq - first].offset;
+  uint8_t zeros[kHeaderSize] = {};
+  Status st = writeAll(fd_, zeros, kHeaderSize, at, path_);
+  if (!st.isOk()) return st;
+  if (::fdatasync(fd_) != 0) return ioError("cannot sync", path_, errno);
+  index_.resize(seq - first);
+  retractable_ = false;
+  offset_ = at;
+  nextSeq_ = seq;
+  return Status::ok();
 }
 
 Status CommandLog::ensureSize(uint64_t end) {
@@ -114,7 +166,7 @@ Status CommandLog::ensureSize(uint64_t end) {
   return Status::ok();
 }
 
-Status CommandLog::append(std::string_view payload) {
+Status CommandLog::append(std::string_view payload, uint64_t term) {
   if (payload.size() > kMaxRecord) {
     return Status::error(EFBIG, "a batch of " + std::to_string(payload.size()) + " bytes is larger than the command log's limit");
   }
@@ -126,6 +178,7 @@ Status CommandLog::append(std::string_view payload) {
   putLe(&h[0], kMagic, 4);
   putLe(&h[8], nextSeq_, 8);
   putLe(&h[16], payload.size(), 4);
+  putLe(&h[20], term, 4);
   memcpy(h + kHeaderSize, payload.data(), payload.size());
   putLe(&h[4], recordCrc(h, payload), 4);
   st = writeAll(fd_, record.data(), record.size(), offset_, path_);
@@ -136,21 +189,17 @@ Status CommandLog::append(std::string_view payload) {
     if (writeAll(fd_, zeros, kHeaderSize, offset_, path_).isOk()) (void)::fdatasync(fd_);
     return st;
   }
-  lastOffset_ = offset_;
+  index_.push_back(Slot{offset_, term, static_cast<uint32_t>(payload.size())});
+  retractable_ = true;
   offset_ = end;
   ++nextSeq_;
   return Status::ok();
 }
 
 Status CommandLog::retract() {
-  if (offset_ == lastOffset_) return Status::error(EINVAL, "no record to retract in " + path_);
-  uint8_t zeros[kHeaderSize] = {};
-  Status st = writeAll(fd_, zeros, kHeaderSize, lastOffset_, path_);
-  if (!st.isOk()) return st;
-  if (::fdatasync(fd_) != 0) return ioError("cannot sync", path_, errno);
-  offset_ = lastOffset_;
-  --nextSeq_;
-  return Status::ok();
+  if (!retractable_ || index_.empty()) return Status::error(EINVAL, "no record to retract in " + path_);
+  retractable_ = false;
+  return truncateFrom(nextSeq_ - 1);
 }
 
 }  // namespace basalt::meta

@@ -4,11 +4,39 @@
 #include <cstring>
 #include <unistd.h>
 
+#include <cerrno>
+#include <vector>
+
 #include "meta/committer.h"
 #include "meta/fsck.h"
 #include "meta/store.h"
 
 namespace basalt::meta {
+
+namespace {
+std::vector<std::string> commandLine;
+}  // namespace
+
+Leader::Leader(EventLoop& loop, Store& store, Logger log, MetaOptions options, ChunkOptions chunkOptions)
+    : server(loop, store, clock, capacity, log, options), chunks(loop, server, makeLogger("meta.chunks"), chunkOptions) {
+  capacity.setSource(chunks);
+  server.start();
+  chunks.start();
+}
+
+void rememberCommandLine(int argc, char** argv) { commandLine.assign(argv, argv + argc); }
+
+void restartSelf(const std::string& why) {
+  fprintf(stderr, "basalt-meta: restarting (%s)\n", why.c_str());
+  fflush(stdout);
+  fflush(stderr);
+  std::vector<char*> args;
+  for (auto& a : commandLine) args.push_back(a.data());
+  args.push_back(nullptr);
+  execv("/proc/self/exe", args.data());
+  fprintf(stderr, "basalt-meta: cannot restart: %s\n", strerror(errno));
+  _exit(1);
+}
 
 std::string withPort(const std::string& listen, unsigned port) {
   auto colon = listen.rfind(':');

@@ -10,10 +10,12 @@
 #include "meta/chunks/chunk_manager.h"
 #include "meta/daemon.h"
 #include "meta/meta_server.h"
+#include "meta/replication/replica.h"
 #include "meta/service.h"
 #include "meta/store.h"
 #include "server/rpc.h"
 #include "server/small_files.h"
+#include "server/text.h"
 
 using namespace basalt;
 
@@ -33,6 +35,9 @@ int main(int argc, char** argv) {
   uint32_t chunkSize = 64u << 20;
   meta::ChunkOptions chunkOptions;
   bool fsckOnly = false;
+  std::string peers;
+  uint32_t node = 0;
+  meta::ReplicaOptions replicaOptions;
   app.add_option("--data", data, "data directory (created if missing)")->required();
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free one)");
   app.add_option("--port-file", portFile, "once listening, write HOST:PORT here");
@@ -59,6 +64,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 1024u));
   app.add_option("--move-bytes-per-sec", chunkOptions.moveBytesPerSec,
                  "bound on the bytes/s rebalancing copies (0: unbounded)");
+  app.add_option("--peers", peers,
+                 "HOST:PORT of every metadata server of a replicated cluster, this one included, comma-separated "
+                 "(the same list, in the same order, on each)");
+  app.add_option("--node", node, "this server's place in --peers, from 1 (default: where --listen is)");
+  app.add_option("--election-ms", replicaOptions.electionMs,
+                 "a follower waits a random 1-2x this for the leader before standing")->check(CLI::Range(100u, 60000u));
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
   app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");
   try {
@@ -76,7 +87,22 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(data, ec);
   if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
   if (chunkSize % 65536 != 0) return fail("--chunk-size must be a multiple of 64 KiB (the checksum block)");
-  auto store = meta::Store::open(data, false, meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize},
+  replicaOptions.peers = splitList(peers);
+  bool replicated = !replicaOptions.peers.empty();
+  if (replicated) {
+    for (uint32_t i = 0; i < replicaOptions.peers.size() && node == 0; ++i) {
+      if (replicaOptions.peers[i] == listen) node = i + 1;
+    }
+    if (node == 0 || node > replicaOptions.peers.size()) {
+      return fail("--listen " + listen + " is not in --peers (or --node is out of range)");
+    }
+    replicaOptions.self = node;
+    listen = replicaOptions.peers[node - 1];
+    replicaOptions.heartbeatMs = std::max(20u, replicaOptions.electionMs / 10);
+    meta::rememberCommandLine(argc, argv);
+  }
+  auto store = meta::Store::open(data, false,
+                                 meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize, replicated},
                                  meta::Committer::replayRecord);
   if (!store.isOk()) return fail(store.status().message());
 
@@ -85,19 +111,23 @@ int main(int argc, char** argv) {
     log->info("crash recovery: applied {} command log records again", (*store)->replayed());
   }
   EventLoop loop;
-  SystemClock clock;
   if (app.count("--suspect-ms") == 0) chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);
   if (chunkOptions.deadMs < std::max(chunkOptions.suspectMs, chunkOptions.repairDelayMs)) {
     return fail("--dead-ms must be at least --suspect-ms and --repair-delay-ms (a dead server's replicas are "
                 "already being re-replicated)");
   }
-  meta::CapacityProxy capacity;
-  meta::MetaServer server(loop, **store, clock, capacity, log, meta::MetaOptions{leaseMs});
-  meta::ChunkManager chunks(loop, server, makeLogger("meta.chunks"), chunkOptions);
-  capacity.setSource(chunks);
-  server.start();
-  chunks.start();
-  auto service = kj::heap<meta::MetaServiceImpl>(server, listen, &chunks);
+  meta::MetaOptions metaOptions{leaseMs};
+  kj::Own<meta::Replica> replica;  // outlives the leader: its commits replicate through it
+  kj::Own<meta::Leader> leader;
+  kj::Own<meta::MetaServiceImpl> service;
+  if (replicated) {
+    replica = kj::heap<meta::Replica>(loop, **store, meta::Committer::replayRecord, log, replicaOptions,
+                                      [](const std::string& why) { meta::restartSelf(why); });
+    service = kj::heap<meta::MetaServiceImpl>(*replica, listen);
+  } else {
+    leader = kj::heap<meta::Leader>(loop, **store, log, metaOptions, chunkOptions);
+    service = kj::heap<meta::MetaServiceImpl>(leader->server, listen, &leader->chunks);
+  }
   auto& serviceRef = *service;
   auto rpc = kj::heap<RpcServer>(loop, kj::mv(service), log);
   auto signal = loop.onSignal({SIGINT, SIGTERM});
@@ -113,11 +143,20 @@ int main(int argc, char** argv) {
     if (!st.isOk()) return fail(st.message());
   }
   log->info("basalt-meta serving {} on {}", data, address);
+  kj::Promise<void> elected = nullptr;
+  if (replicated) {
+    Status st = replica->start();
+    if (!st.isOk()) return fail(st.message());
+    elected = replica->leadership().then([&]() {
+      leader = kj::heap<meta::Leader>(loop, **store, log, metaOptions, chunkOptions);
+      serviceRef.setLeader(leader->server, leader->chunks);
+    }).eagerlyEvaluate([](kj::Exception&& e) { meta::restartSelf(e.getDescription().cStr()); });
+  }
 
   int sig = signal.wait(loop.waitScope());
   log->info("signal {}: stopping", sig);
   rpc->stop();
-  server.shutdown().wait(loop.waitScope());
+  if (leader) leader->server.shutdown().wait(loop.waitScope());
   rpc = nullptr;
   log->info("stopped cleanly");
   return 0;

@@ -6,42 +6,68 @@
 #include "meta/commands/command.h"
 #include "meta/keys.h"
 #include "meta/reads.h"
+#include "meta/replication/peer_service.h"
 
 namespace basalt::meta {
 
 // ---- MetaService ---------------------------------------------------------------------------
 
+MetaServer& MetaServiceImpl::server() {
+  if (server_ == nullptr) {
+    kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "this metadata server is not the leader", address_));
+  }
+  return *server_;
+}
+
+kj::Promise<void> MetaServiceImpl::peer(PeerContext context) {
+  KJ_REQUIRE(replica_ != nullptr, "this metadata server is not replicated (no --peers)");
+  context.getResults().setPeer(kj::heap<PeerServiceImpl>(*replica_));
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> MetaServiceImpl::openSession(OpenSessionContext context) {
   auto params = context.getParams();
-  return server_.openSession(params.getClientName(), params.getResume())
+  return server().openSession(params.getClientName(), params.getResume())
       .then([this, context](Result<SessionGrant> grant) mutable {
         auto results = context.getResults();
         grant.status().toWire(results.initStatus());
         if (!grant.isOk()) return;
         results.setId(grant->id);
         results.setLeaseMs(grant->leaseMs);
-        results.setSession(kj::heap<SessionImpl>(server_, grant->id, chunks_));
+        results.setSession(kj::heap<SessionImpl>(server(), grant->id, chunks_));
       });
 }
 
 kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
   auto info = context.getResults().initInfo();
   info.setMetaAddress(address_);
-  info.setInodes(inodeCount(server_.store()));
-  info.setUptimeMs(server_.uptimeMs());
-  info.setLockedInodes(server_.locks().table().inodesWithLocks().size());
-  info.setLockDelegations(server_.locks().delegationCount());
-  info.setLockDelegationsGranted(server_.locks().delegationsGranted());
-  info.setLockRecalls(server_.locks().recallsDone());
-  info.setCommits(server_.committer().commits());
-  info.setCommandsCommitted(server_.committer().commandsCommitted());
-  info.setLargestBatch(static_cast<uint32_t>(server_.committer().largestBatch()));
-  const MetaServer::ReadCounts& reads = server_.readCounts();
+  info.setInodes(inodeCount(server().store()));
+  info.setUptimeMs(server().uptimeMs());
+  info.setLockedInodes(server().locks().table().inodesWithLocks().size());
+  info.setLockDelegations(server().locks().delegationCount());
+  info.setLockDelegationsGranted(server().locks().delegationsGranted());
+  info.setLockRecalls(server().locks().recallsDone());
+  info.setCommits(server().committer().commits());
+  info.setCommandsCommitted(server().committer().commandsCommitted());
+  info.setLargestBatch(static_cast<uint32_t>(server().committer().largestBatch()));
+  const MetaServer::ReadCounts& reads = server().readCounts();
   info.setLookupRequests(reads.lookup);
   info.setGetAttrRequests(reads.getAttr);
   info.setReadDirRequests(reads.readDir);
   info.setLayoutRequests(reads.getLayout);
-  auto sessions = server_.sessions();
+  if (replica_ != nullptr) {
+    auto nodes = replica_->nodes();
+    auto out = info.initMetaNodes(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      out[i].setNode(nodes[i].node);
+      out[i].setAddress(nodes[i].address);
+      out[i].setRole(nodes[i].role);
+      out[i].setTerm(nodes[i].term);
+      out[i].setLastSeq(nodes[i].lastSeq);
+      out[i].setAppliedSeq(nodes[i].appliedSeq);
+    }
+  }
+  auto sessions = server().sessions();
   auto list = info.initSessions(sessions.size());
   for (size_t i = 0; i < sessions.size(); ++i) {
     list[i].setId(sessions[i].id);
@@ -84,12 +110,14 @@ kj::Promise<void> MetaServiceImpl::clusterInfo(ClusterInfoContext context) {
 }
 
 kj::Promise<void> MetaServiceImpl::chunkRegistry(ChunkRegistryContext context) {
+  server();  // a follower sends chunk servers on to the leader
   KJ_REQUIRE(chunks_ != nullptr, "this metadata server has no data path");
   context.getResults().setRegistry(kj::heap<ChunkRegistryImpl>(*chunks_));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> MetaServiceImpl::drain(DrainContext context) {
+  server();
   if (chunks_ == nullptr) {
     Status::error(ENOTSUP, "this metadata server has no data path").toWire(context.getResults().initStatus());
     return kj::READY_NOW;
@@ -108,7 +136,7 @@ kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
   std::vector<std::pair<uint64_t, std::string>> owners;  // chunk id -> BE64(ino) ‖ BE32(index)
   bool more = false;
   {
-    Txn txn = server_.store().beginRead();
+    Txn txn = server().store().beginRead();
     txn.scan(Table::kChunkOwners, "", be64(p.getAfter() + 1), [&](std::string_view k, std::string_view v) {
       if (owners.size() == max) {
         more = true;
@@ -121,7 +149,7 @@ kj::Promise<void> MetaServiceImpl::listChunks(ListChunksContext context) {
   auto r = context.getResults();
   r.initStatus();
   auto list = r.initChunks(owners.size());
-  Txn txn = server_.store().beginRead();
+  Txn txn = server().store().beginRead();
   for (size_t i = 0; i < owners.size(); ++i) {
     uint64_t ino = readBe64(owners[i].second);
     uint32_t index = readBe32(owners[i].second, 8);

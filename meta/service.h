@@ -7,6 +7,7 @@
 
 #include "meta/chunks/chunk_manager.h"
 #include "meta/meta_server.h"
+#include "meta/replication/replica.h"
 #include "rpc-schema/meta.capnp.h"
 
 namespace basalt::meta {
@@ -16,20 +17,32 @@ class MetaServiceImpl final : public rpc::MetaService::Server {
   // `address` is what clusterInfo reports as metaAddress. Without `chunks` (tests of the namespace
   // alone) there is no data path: getLayout and chunkRegistry fail with ENOTSUP.
   MetaServiceImpl(MetaServer& server, std::string address, ChunkManager* chunks = nullptr)
-      : server_(server), address_(std::move(address)), chunks_(chunks) {}
+      : server_(&server), address_(std::move(address)), chunks_(chunks) {}
+  // One of a replicated cluster's servers: MetaPeer is served at once; everything else answers
+  // DISCONNECTED ("not the leader") until setLeader, so callers move on to the next server.
+  MetaServiceImpl(Replica& replica, std::string address) : address_(std::move(address)), replica_(&replica) {}
 
   void setAddress(std::string address) { address_ = std::move(address); }
+  // This server became the leader: `server` and `chunks` now serve.
+  void setLeader(MetaServer& server, ChunkManager& chunks) {
+    server_ = &server;
+    chunks_ = &chunks;
+  }
 
   kj::Promise<void> openSession(OpenSessionContext context) override;
   kj::Promise<void> clusterInfo(ClusterInfoContext context) override;
   kj::Promise<void> chunkRegistry(ChunkRegistryContext context) override;
   kj::Promise<void> listChunks(ListChunksContext context) override;
   kj::Promise<void> drain(DrainContext context) override;
+  kj::Promise<void> peer(PeerContext context) override;
 
  private:
-  MetaServer& server_;
+  // The leader's server; throws DISCONNECTED on a server that is not (yet) the leader.
+  MetaServer& server();
+  MetaServer* server_ = nullptr;
   std::string address_;
-  ChunkManager* chunks_;
+  ChunkManager* chunks_ = nullptr;
+  Replica* replica_ = nullptr;
 };
 
 class SessionImpl final : public rpc::Session::Server {

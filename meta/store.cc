@@ -126,7 +126,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly
     return Status::error(e == EWOULDBLOCK ? EBUSY : e, "data dir " + dir + " is in use by another basalt-meta");
   }
   s->lockFd_ = lockFd;
+  s->replicated_ = defaults.replicated;
   if (!readOnly) {
+    Status snap = s->installSnapshotIfAny();
+    if (!snap.isOk()) return snap;
     auto checkpoints = CheckpointFile::open(dir + "/checkpoint");
     if (!checkpoints.isOk()) return checkpoints.status();
     s->checkpoints_ = kj::mv(*checkpoints);
@@ -147,7 +150,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, bool readOnly
   Status st = readOnly ? s->openReadOnly() : s->init(defaults);
   if (!st.isOk()) return st;
   if (!readOnly) {
-    st = s->replayLog(replay);
+    s->readApplied();
+    st = s->replicated_ ? s->scanLog() : s->replayLog(replay);
     if (st.isOk()) st = s->checkpoint();
     if (!st.isOk()) return st;
     s->opened_ = true;
@@ -190,6 +194,8 @@ Status Store::rewindToCheckpoint() {
 }
 
 Status Store::replayLog(const Replayer& replay) {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  KJ_DEFER(noteLog());
   return log_->replay(checkpointSeq_, [&](uint64_t seq, std::string_view record) -> Status {
     if (!replay) {
       return Status::error(EINVAL, "the command log of " + dir_ + " holds record " + std::to_string(seq) +
@@ -199,7 +205,9 @@ Status Store::replayLog(const Replayer& replay) {
     KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
                   Txn txn = beginWrite();
                   replay(txn, record);
+                  putApplied(txn, seq, 0);
                   txn.commit();
+                  appliedSeq_ = seq;
                 })) {
       return Status::error(EIO, "replaying command log record " + std::to_string(seq) + " of " + dir_ +
                                     " failed: " + e->getDescription().cStr());
@@ -211,25 +219,185 @@ Status Store::replayLog(const Replayer& replay) {
 
 void Store::commitLogged(Txn& txn, std::string_view record) {
   KJ_REQUIRE(log_ != nullptr && txn.writable_ && txn.txn_ != nullptr, "commitLogged needs a write txn");
-  Status st = log_->append(record);
-  if (!st.isOk()) {
-    txn.abort();
-    KJ_FAIL_REQUIRE("metadata commit failed: cannot append to the command log", st.message());
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(logMutex_);
+    seq = log_->nextSeq();
+    Status st = log_->append(record, term_);
+    noteLog();
+    if (!st.isOk()) {
+      txn.abort();
+      KJ_FAIL_REQUIRE("metadata commit failed: cannot append to the command log", st.message());
+    }
   }
+  // Replicated: a majority of the metadata servers must have the record before anyone sees it.
+  // A leader that cannot get there steps down (and restarts) before this returns false.
+  if (replicate_ && !replicate_(seq, term_, record)) {
+    txn.abort();
+    KJ_FAIL_REQUIRE("metadata commit failed: this server is no longer the leader", seq);
+  }
+  putApplied(txn, seq, term_);
   MDB_txn* t = txn.txn_;
   txn.txn_ = nullptr;
   int rc = mdb_txn_commit(t);
-  if (rc == 0) return;
-  st = log_->retract();
+  if (rc == 0) {
+    appliedSeq_ = seq;
+    appliedTerm_ = term_;
+    return;
+  }
+  Status st = replicated_ ? Status::error(EIO, "replicated") : [&] {
+    std::lock_guard<std::mutex> lock(logMutex_);
+    KJ_DEFER(noteLog());
+    return log_->retract();
+  }();
   if (!st.isOk()) {
     // The record would be replayed after a restart although the caller is told the commit failed:
     // stop now instead, and let the restart apply it (a client retrying gets the recorded answer).
+    // (Replicated: the other servers have the record; the restart applies it as they do.)
     fprintf(stderr, "basalt-meta: LMDB commit failed (%s) and its command log record cannot be erased (%s): "
                     "exiting so that a restart applies it\n",
             mdb_strerror(rc), st.message().c_str());
     std::abort();
   }
   check(rc, "mdb_txn_commit");
+}
+
+void Store::putApplied(Txn& txn, uint64_t seq, uint64_t term) {
+  txn.put(Table::kMeta, "applied", be64(seq) + be64(term));
+}
+
+void Store::readApplied() {
+  Txn txn = beginRead();
+  auto v = txn.get(Table::kMeta, "applied");
+  if (v && v->size() == 16) {
+    appliedSeq_ = readBe64(v->substr(0, 8));
+    appliedTerm_ = readBe64(v->substr(8, 8));
+  } else {
+    appliedSeq_ = checkpointSeq_;  // a store from before the marker: its checkpoint says
+  }
+}
+
+void Store::noteLog() {
+  lastSeq_ = log_->lastSeq();
+  lastTerm_ = log_->lastTerm();
+}
+
+Status Store::scanLog() {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  if (appliedSeq_ != checkpointSeq_ && checkpoints_->latest()) {
+    return Status::error(EIO, "metadata store " + dir_ + ": its checkpoint is of record " + std::to_string(checkpointSeq_) +
+                                  " but the store has applied " + std::to_string(appliedSeq_.load()));
+  }
+  Status st = log_->scan(appliedSeq_, appliedTerm_);
+  noteLog();
+  return st;
+}
+
+uint64_t Store::firstSeq() {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  return log_->firstSeq();
+}
+
+std::optional<uint64_t> Store::termAt(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  return log_->termAt(seq);
+}
+
+std::vector<CommandLogEntry> Store::readLog(uint64_t from, uint64_t to, size_t maxBytes) {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  std::vector<CommandLogEntry> out;
+  for (auto& e : log_->read(from, to, maxBytes)) out.push_back({e.seq, e.term, std::move(e.payload)});
+  return out;
+}
+
+Status Store::appendLocal(std::string_view record, uint64_t term) {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  KJ_DEFER(noteLog());
+  return log_->append(record, term);
+}
+
+Result<bool> Store::appendEntries(uint64_t prevSeq, uint64_t prevTerm, const std::vector<CommandLogEntry>& entries) {
+  std::lock_guard<std::mutex> lock(logMutex_);
+  KJ_DEFER(noteLog());
+  if (prevSeq > log_->lastSeq()) return false;
+  // Entries up to appliedSeq are committed: every leader's log agrees with them.
+  if (prevSeq > appliedSeq_) {
+    auto t = log_->termAt(prevSeq);
+    if (!t || *t != prevTerm) return false;
+  }
+  for (const auto& e : entries) {
+    if (e.seq <= appliedSeq_) continue;
+    if (e.seq <= log_->lastSeq()) {
+      if (log_->termAt(e.seq) == e.term) continue;
+      Status st = log_->truncateFrom(e.seq);
+      if (!st.isOk()) return st;
+    }
+    if (e.seq != log_->nextSeq()) {
+      return Status::error(EINVAL, "record " + std::to_string(e.seq) + " does not follow record " +
+                                       std::to_string(log_->lastSeq()) + " of " + dir_);
+    }
+    Status st = log_->append(e.payload, e.term);
+    if (!st.isOk()) return st;
+  }
+  return true;
+}
+
+Status Store::applyCommitted(uint64_t seq, const Replayer& replay) {
+  if (seq <= appliedSeq_) return Status::ok();
+  auto entries = readLog(appliedSeq_ + 1, seq, SIZE_MAX);
+  if (entries.empty() || entries.back().seq != seq || entries.front().seq != appliedSeq_ + 1) {
+    return Status::error(EIO, "cannot read command log records " + std::to_string(appliedSeq_ + 1) + ".." +
+                                  std::to_string(seq) + " of " + dir_);
+  }
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+                Txn txn = beginWrite();
+                for (auto& entry : entries) replay(txn, entry.payload);
+                putApplied(txn, seq, entries.back().term);
+                txn.commit();
+              })) {
+    return Status::error(EIO, "applying command log records up to " + std::to_string(seq) + " of " + dir_ +
+                                  " failed: " + e->getDescription().cStr());
+  }
+  appliedSeq_ = seq;
+  appliedTerm_ = entries.back().term;
+  return Status::ok();
+}
+
+void Store::setReplication(uint64_t term, Replicate replicate) {
+  term_ = term;
+  boots_ = term;  // unique per leader across the cluster (a local open count is not)
+  replicate_ = std::move(replicate);
+}
+
+Status Store::copyTo(const std::string& path) const {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error(errno, "cannot create " + path + ": " + strerror(errno));
+  int rc = mdb_env_copyfd2(env_, fd, MDB_CP_COMPACT);
+  if (rc == 0 && ::fsync(fd) != 0) rc = errno;
+  ::close(fd);
+  if (rc != 0) return Status::error(rc > 0 ? rc : EIO, "cannot copy the metadata store to " + path + ": " + mdb_strerror(rc));
+  return Status::ok();
+}
+
+Status Store::installSnapshotIfAny() {
+  std::string snap = snapshotPath();
+  if (access(snap.c_str(), F_OK) != 0) return Status::ok();
+  // Order matters for a crash in between: while snapshot.mdb exists the next open does it again.
+  if (::unlink((dir_ + "/checkpoint").c_str()) != 0 && errno != ENOENT) {
+    return Status::error(errno, "cannot remove " + dir_ + "/checkpoint for a snapshot: " + strerror(errno));
+  }
+  if (::truncate((dir_ + "/command-log").c_str(), 0) != 0 && errno != ENOENT) {
+    return Status::error(errno, "cannot empty " + dir_ + "/command-log for a snapshot: " + strerror(errno));
+  }
+  if (::rename(snap.c_str(), (dir_ + "/data.mdb").c_str()) != 0) {
+    return Status::error(errno, "cannot install the snapshot " + snap + ": " + strerror(errno));
+  }
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::ok();
 }
 
 Status Store::checkpoint() {
@@ -248,6 +416,10 @@ Status Store::checkpoint() {
   if (ms.ms_psize > CheckpointFile::kMaxPageSize) {
     return fail(Status::error(EINVAL, "checkpoint: LMDB pages of " + std::to_string(ms.ms_psize) + " bytes"));
   }
+  std::unique_lock<std::mutex> logLock(logMutex_);
+  // A replicated log may hold records not applied yet (not known to be committed): a checkpoint
+  // would restart the log over them. It waits until they are applied.
+  if (log_->lastSeq() != appliedSeq_) return fail(Status::ok());
   CheckpointImage image;
   image.seq = log_->nextSeq() - 1;
   image.txnid = mdb_txn_id(pin);
@@ -273,12 +445,14 @@ Status Store::checkpoint() {
   pin_ = pin;
   checkpointSeq_ = image.seq;
   lastCheckpointMs_ = steadyMs();
-  log_->restart(image.seq + 1);
+  log_->restart(image.seq + 1, appliedTerm_);
+  noteLog();
   return Status::ok();
 }
 
 int64_t Store::checkpointDueInMs() const {
   if (log_ == nullptr || log_->runBytes() == 0) return -1;
+  if (mayRestartLog_ && log_->runBytes() < 4 * kCheckpointBytes && !mayRestartLog_()) return -1;
   int64_t due = log_->runBytes() >= kCheckpointBytes ? 0 : lastCheckpointMs_ + kCheckpointMs;
   return std::max<int64_t>({0, due - steadyMs(), retryCheckpointMs_ - steadyMs()});
 }
@@ -357,6 +531,7 @@ Status Store::init(StoreDefaults defaults) {
     root.nlink = 2;
     root.generation = 1;
     root.atime = root.mtime = root.ctime = Timespec{now.tv_sec, static_cast<uint32_t>(now.tv_nsec)};
+    if (defaults.replicated) root.atime = root.mtime = root.ctime = Timespec{0, 0};
     root.parent = kRootIno;
     root.replication = defaults.replication;
     root.chunkSize = defaults.chunkSize;

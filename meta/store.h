@@ -17,7 +17,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +30,11 @@ namespace basalt::meta {
 
 class CheckpointFile;
 class CommandLog;
+struct CommandLogEntry {
+  uint64_t seq;
+  uint64_t term;
+  std::string payload;
+};
 
 // Every table of the store. The order is the order of kTableNames in store.cc.
 enum class Table {
@@ -56,6 +63,10 @@ class Store;
 struct StoreDefaults {
   uint8_t replication = 2;
   uint32_t chunkSize = 64u << 20;
+  // One of several metadata servers (docs/replication.md): opening keeps the command log's records
+  // after the checkpoint unapplied (they may not be committed), and the root directory's times are
+  // 0, so every replica starts from the same state.
+  bool replicated = false;
 };
 
 // One transaction. Values returned by get() and passed to scan callbacks point into the map and are
@@ -95,10 +106,6 @@ class Txn {
  private:
   friend class Store;
 
-struct StoreDefaults {
-  uint8_t replication = 2;
-  uint32_t chunkSize = 64u << 20;
-};
   Txn(const Store& store, MDB_txn* txn, bool writable) : store_(&store), txn_(txn), writable_(writable) {}
   const Store* store_;
   MDB_txn* txn_;
@@ -153,6 +160,42 @@ class Store {
   // Command-log records that open() applied again (a crash had cut them off).
   uint64_t replayed() const { return replayed_; }
 
+  // ---- replication (a replicated store; docs/replication.md)
+  // The last command-log record applied to the store, and its term.
+  uint64_t appliedSeq() const { return appliedSeq_.load(); }
+  uint64_t appliedTerm() const { return appliedTerm_.load(); }
+  // The command log's last record and its term (records after appliedSeq are not applied yet).
+  uint64_t lastSeq() const { return lastSeq_.load(); }
+  uint64_t lastTerm() const { return lastTerm_.load(); }
+  // The first record the command log still holds (records before it are in the store only).
+  uint64_t firstSeq();
+  std::optional<uint64_t> termAt(uint64_t seq);
+  std::vector<CommandLogEntry> readLog(uint64_t from, uint64_t to, size_t maxBytes);
+  // A leader's own record (a new leader's empty batch): appended and synced, not applied.
+  Status appendLocal(std::string_view record, uint64_t term);
+  // A follower's AppendEntries: the log must hold `prevSeq` with `prevTerm`; a record of `entries`
+  // whose seq the log holds with another term erases that record and every later one. Answers
+  // false (and changes nothing) when `prevSeq` is missing or has another term.
+  Result<bool> appendEntries(uint64_t prevSeq, uint64_t prevTerm, const std::vector<CommandLogEntry>& entries);
+  // Applies the log's records up to `seq` (committed, so the replicas agree on them) in one write
+  // transaction. Blocking; worker thread.
+  Status applyCommitted(uint64_t seq, const Replayer& replay);
+  // Where a leader's commit waits for a majority of the replicas: called on the worker after the
+  // batch's record is on local disk, before the store commits it; false means "not committed"
+  // (the leader is stepping down). Set before any batch runs. From then on boots() is `term`:
+  // what makes handles and lock generations unique is then the leader's term, not this replica's
+  // own count of opens.
+  using Replicate = std::function<bool(uint64_t seq, uint64_t term, std::string_view record)>;
+  void setReplication(uint64_t term, Replicate replicate);
+  // A checkpoint restarts the command log; while this answers false (a follower still needs the
+  // records) it is put off, up to kCheckpointBytes * 4 of records.
+  void setMayRestartLog(std::function<bool()> fn) { mayRestartLog_ = std::move(fn); }
+  // Writes a compacted copy of the store to `path` (a snapshot for a follower). Blocking.
+  Status copyTo(const std::string& path) const;
+  // The file a follower receives a snapshot into; the next open installs it in place of the
+  // store (crash-safe: the file's presence drives the installation).
+  std::string snapshotPath() const { return dir_ + "/snapshot.mdb"; }
+
   const std::string& dir() const { return dir_; }
   // The number of times this store was opened (including this time); a generation for new inodes.
   uint64_t boots() const { return boots_; }
@@ -165,6 +208,20 @@ class Store {
   // Writes the last checkpoint's meta pages back into data.mdb (before the environment opens).
   Status rewindToCheckpoint();
   Status replayLog(const Replayer& replay);
+  // A replicated open: index the log after the checkpoint, apply nothing.
+  Status scanLog();
+  // Before the environment opens: a received snapshot replaces data.mdb, the checkpoint and the log.
+  Status installSnapshotIfAny();
+  // Records the applied position in `txn` (table meta, key "applied": seq ‖ term, big-endian).
+  static void putApplied(Txn& txn, uint64_t seq, uint64_t term);
+  void readApplied();
+  void noteLog();  // refreshes lastSeq_/lastTerm_ from the log (logMutex_ held)
+  bool replicated_ = false;
+  std::mutex logMutex_;  // the command log: the committer's worker, a follower's worker, readers
+  std::atomic<uint64_t> appliedSeq_{0}, appliedTerm_{0}, lastSeq_{0}, lastTerm_{0};
+  uint64_t term_ = 0;  // a leader's term: what its records are tagged with
+  Replicate replicate_;
+  std::function<bool()> mayRestartLog_;
   std::string dir_;
   MDB_env* env_ = nullptr;
   std::unique_ptr<CommandLog> log_;

@@ -18,6 +18,7 @@ using Attr = Common.Attr;
 using Credentials = Common.Credentials;
 using ChunkRef = Common.ChunkRef;
 using Chunk = import "chunk.capnp";
+using Raft = import "raft.capnp";
 
 # Bits of SetAttr.valid: which fields of a SetAttr command to apply.
 const setMode :UInt32 = 1;
@@ -267,6 +268,9 @@ struct ClusterInfo {
   getAttrRequests @21 :UInt64;
   readDirRequests @22 :UInt64;
   layoutRequests @23 :UInt64;
+  # The metadata servers of a replicated cluster (empty for a single one): the leader answering
+  # and what it knows of each (its own entry first).
+  metaNodes @24 :List(Raft.MetaNodeInfo);
 
   struct SessionInfo {
     id @0 :UInt64;
@@ -416,6 +420,10 @@ interface MetaService {
   # with `undrain`, not draining). Durable. A draining server leaves the placement ring: no new
   # chunks, and the rebalancer moves its chunks to their new places. ENOENT for an unknown server.
   drain @4 (server :Text, undrain :Bool) -> (status :Status, id :UInt32);
+  # The Raft protocol between the metadata servers of a replicated cluster (raft.capnp).
+  # A metadata server that is not the leader answers every other method with a DISCONNECTED
+  # exception ("not the leader"), so clients and chunk servers move on to the next address.
+  peer @5 () -> (peer :Raft.MetaPeer);
 }
 
 # Where one chunk of one file lives (listChunks).

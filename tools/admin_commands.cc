@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "rpc-schema/meta.capnp.h"
 #include "server/event_loop.h"
 #include "server/rpc.h"
+#include "server/text.h"
 #include "tools/cluster_dir.h"
 #include "tools/process.h"
 
@@ -33,14 +35,32 @@ std::string chunkName(uint64_t id, uint64_t version) {
 
 }  // namespace
 
+std::string leaderOf(const std::string& addresses, bool quiet) {
+  auto list = splitList(addresses);
+  if (list.size() <= 1) return addresses;
+  EventLoop loop;
+  for (const auto& address : list) {
+    RpcClient client(loop, address);
+    bool answered = false;
+    auto ask = client.bootstrap(2000).then([](capnp::Capability::Client cap) {
+      return cap.castAs<rpc::MetaService>().clusterInfoRequest().send().ignoreResult();
+    });
+    loop.timer().timeoutAfter(3 * kj::SECONDS, kj::mv(ask)).then([&]() { answered = true; }, [](kj::Exception&&) {})
+        .wait(loop.waitScope());
+    if (answered) return address;  // only the leader answers clusterInfo
+  }
+  if (!quiet) std::cerr << "basalt: none of the metadata servers " << addresses << " is the leader now\n";
+  return "";
+}
+
 std::string metaAddressOfCluster(const std::string& dirPath) {
   ClusterDir dir(absolutePath(dirPath));
-  auto meta = dir.readRecord("meta");
-  if (!meta || !isRunning(meta->pid, "basalt-meta")) {
-    std::cerr << "basalt: no running metadata server in " << dir.path() << "\n";
+  std::string all = dir.metaAddresses();
+  if (all.empty()) {
+    std::cerr << "basalt: no metadata server recorded in " << dir.path() << "\n";
     return "";
   }
-  return meta->address;
+  return leaderOf(all);
 }
 
 std::string metaAddressOfPath(const std::string& path) {
@@ -49,7 +69,9 @@ std::string metaAddressOfPath(const std::string& path) {
     std::cerr << "basalt: " << path << " is not inside a Basalt mount\n";
     return "";
   }
-  return m->source.substr(7);
+  std::string addresses = m->source.substr(7);
+  std::replace(addresses.begin(), addresses.end(), ';', ',');  // how a mount writes a list there
+  return leaderOf(addresses);
 }
 
 int runVerify(const std::string& metaAddress, bool list) {

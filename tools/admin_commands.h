@@ -6,10 +6,13 @@
 
 namespace basalt::tools {
 
-// The metadata server of a cluster directory (DIR/run/meta), or "" after printing why not.
+// Of a comma-separated list of metadata servers, the one that leads now (the only one that answers
+// clusterInfo); the address itself for a single one; "" after printing why not.
+std::string leaderOf(const std::string& addresses, bool quiet = false);
+// The (leading) metadata server of a cluster directory (DIR/run/meta*), or "" after printing why not.
 std::string metaAddressOfCluster(const std::string& dir);
-// The metadata server a Basalt mount containing `path` talks to (from its fsname
-// "basalt:HOST:PORT" in /proc/self/mountinfo), or "".
+// The (leading) metadata server a Basalt mount containing `path` talks to (from its fsname
+// "basalt:HOST:PORT" or "basalt:HOST:PORT;HOST:PORT;..." in /proc/self/mountinfo), or "".
 std::string metaAddressOfPath(const std::string& path);
 
 // Reads every replica of every chunk in full and compares them. 0 when all are identical. `list`:

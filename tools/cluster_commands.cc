@@ -8,8 +8,10 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <map>
 
 #include "server/text.h"
+#include "tools/admin_commands.h"
 #include "tools/cluster_dir.h"
 #include "tools/process.h"
 
@@ -31,7 +33,7 @@ std::string mountRecordName(const std::string& mountpoint) {
 // Starts one daemon (unless its record shows it running) and waits for its port file.
 // Returns the address it listens on, or "" after printing why it failed.
 std::string startServer(const ClusterDir& dir, const std::string& name, const std::string& exe,
-                        std::vector<std::string> args, const std::string& wantPort) {
+                        std::vector<std::string> args, const std::string& wantPort, bool mayMove = true) {
   if (auto r = dir.readRecord(name); r && isRunning(r->pid, exe)) {
     std::cout << "  " << name << " already running (pid " << r->pid << ") on " << r->address << "\n";
     return r->address;
@@ -59,7 +61,7 @@ std::string startServer(const ClusterDir& dir, const std::string& name, const st
   });
   bool alive = childAlive(pid);
   if (!up || address.empty() || !alive) {
-    if (wantPort != "0" && !alive) {
+    if (wantPort != "0" && !alive && mayMove) {
       // The recorded port may be taken by now: one more try on a fresh port.
       std::cerr << "  " << name << " could not use port " << wantPort << "; trying a new port\n";
       args.resize(args.size() - 4);
@@ -81,6 +83,46 @@ std::string portOf(const std::string& address) {
   return colon == std::string::npos ? "0" : address.substr(colon + 1);
 }
 
+// Starts the metadata server(s): one ("meta", DIR/meta), or with metas=N > 1 a replicated group
+// ("meta1".."metaN", DIR/metaI) whose ports are fixed at the first start (each must know the
+// others' addresses). Returns the addresses clients are given, comma-separated, or "".
+std::string startMetas(const ClusterDir& dir, std::map<std::string, std::string>& config,
+                       const std::vector<std::string>& common) {
+  int metas = config.count("metas") ? std::stoi(config["metas"]) : 1;
+  if (metas <= 1) {
+    std::vector<std::string> args = {"--data", dir.metaDataDir()};
+    args.insert(args.end(), common.begin(), common.end());
+    std::string address = startServer(dir, "meta", "basalt-meta", args,
+                                      config.count("meta.port") ? config["meta.port"] : "0");
+    if (!address.empty()) config["meta.port"] = portOf(address);
+    return address;
+  }
+  std::string peers;
+  for (int i = 1; i <= metas; ++i) {
+    std::string key = "meta" + std::to_string(i) + ".port";
+    if (!config.count(key)) config[key] = std::to_string(freeLocalPort());
+    peers += (i > 1 ? "," : "") + std::string("127.0.0.1:") + config[key];
+  }
+  dir.writeConfig(config);
+  for (int i = 1; i <= metas; ++i) {
+    std::string name = "meta" + std::to_string(i);
+    std::vector<std::string> args = {"--data", dir.metaDataDir(i), "--peers", peers};
+    args.insert(args.end(), common.begin(), common.end());
+    // A replica's port is part of every replica's configuration: no fallback to a new port.
+    std::string address = startServer(dir, name, "basalt-meta", args, config[name + ".port"], false);
+    if (address.empty()) return "";
+  }
+  // Chunk servers and mounts find the leader themselves, but a mount's first call waits only a
+  // few seconds: let the election happen first.
+  std::string leader;
+  if (!waitUntil(kStartTimeout, [&] { return !(leader = leaderOf(peers, true)).empty(); })) {
+    std::cerr << "basalt: the metadata servers elected no leader within " << kStartTimeout.count() << " s\n";
+    return "";
+  }
+  std::cout << "  " << leader << " leads the metadata servers\n";
+  return peers;
+}
+
 }  // namespace
 
 int runUp(const UpOptions& options) {
@@ -93,6 +135,7 @@ int runUp(const UpOptions& options) {
   dir = ClusterDir(absolutePath(options.dir));
   auto config = dir.readConfig();
   if (!existed) {
+    config["metas"] = std::to_string(options.metas);
     config["chunks"] = std::to_string(options.chunks);
     config["replicas"] = std::to_string(options.replicas);
     if (options.chunkSize) config["chunk-size"] = std::to_string(options.chunkSize);
@@ -120,6 +163,10 @@ int runUp(const UpOptions& options) {
     }
   }
   int chunks = std::stoi(config["chunks"]);
+  if (existed && options.metasGiven && std::to_string(options.metas) != config["metas"]) {
+    std::cerr << "basalt: note: the cluster in " << dir.path() << " keeps its "
+              << (config.count("metas") ? config["metas"] : "1") << " metadata server(s)\n";
+  }
   if (chunks < 1 || std::stoi(config["replicas"]) < 1) {
     std::cerr << "basalt: --chunks and --replicas must be at least 1\n";
     return 1;
@@ -127,7 +174,7 @@ int runUp(const UpOptions& options) {
   std::cout << (existed ? "Restarting" : "Starting") << " the Basalt cluster in " << dir.path()
             << "\n";
 
-  std::vector<std::string> metaArgs = {"--data", dir.metaDataDir(), "--replicas", config["replicas"]};
+  std::vector<std::string> metaArgs = {"--replicas", config["replicas"]};
   if (config.count("chunk-size")) {
     metaArgs.push_back("--chunk-size");
     metaArgs.push_back(config["chunk-size"]);
@@ -136,10 +183,8 @@ int runUp(const UpOptions& options) {
     metaArgs.push_back("--lease-ms");
     metaArgs.push_back(config["session-lease-ms"]);
   }
-  std::string metaAddress = startServer(dir, "meta", "basalt-meta", metaArgs,
-                                        config.count("meta.port") ? config["meta.port"] : "0");
+  std::string metaAddress = startMetas(dir, config, metaArgs);
   if (metaAddress.empty()) return 1;
-  config["meta.port"] = portOf(metaAddress);
   dir.writeConfig(config);
 
   for (int i = 1; i <= chunks; ++i) {
@@ -169,7 +214,8 @@ int runUp(const UpOptions& options) {
     int rc = runMount(dir.path(), options.mount);
     if (rc != 0) return rc;
   }
-  std::cout << "The cluster is up: metadata server " << metaAddress << ", " << chunks
+  std::cout << "The cluster is up: metadata server" << (metaAddress.find(',') != std::string::npos ? "s " : " ")
+            << metaAddress << ", " << chunks
             << " chunk servers, " << config["replicas"] << " replicas per chunk.\n";
   if (!options.mount.empty()) {
     std::cout << "Use it at " << absolutePath(options.mount) << "; stop it with: basalt down --dir "
@@ -180,8 +226,11 @@ int runUp(const UpOptions& options) {
 
 int runMount(const std::string& dirPath, const std::string& mountpointArg) {
   ClusterDir dir(absolutePath(dirPath));
-  auto meta = dir.readRecord("meta");
-  if (!meta || !isRunning(meta->pid, "basalt-meta")) {
+  std::string metaAddress = dir.metaAddresses();
+  auto records = dir.readRecords();
+  if (metaAddress.empty() || std::none_of(records.begin(), records.end(), [](const ProcessRecord& r) {
+        return r.isMeta() && isRunning(r.pid, r.exe());
+      })) {
     std::cerr << "basalt: no running metadata server in " << dir.path()
               << " (start the cluster with `basalt up --dir " << dirPath << "`)\n";
     return 1;
@@ -204,7 +253,7 @@ int runMount(const std::string& dirPath, const std::string& mountpointArg) {
   }
   std::string error;
   std::string logFile = dir.logFile(name);
-  int pid = spawnDaemon(selfDir() + "/basalt-mount", {meta->address, mountpoint, "-f"}, logFile,
+  int pid = spawnDaemon(selfDir() + "/basalt-mount", {metaAddress, mountpoint, "-f"}, logFile,
                         error);
   if (pid < 0) {
     std::cerr << "basalt: cannot start basalt-mount: " << error << "\n";
@@ -232,11 +281,11 @@ int runDown(const std::string& dirPath) {
     return 0;
   }
   int failures = 0;
-  // Mounts first (so no client sees servers vanish), then chunk servers, then the metadata server.
+  // Mounts first (so no client sees servers vanish), then chunk servers, then the metadata servers.
   std::reverse(records.begin(), records.end());
   for (const auto& r : records) {
     bool isMount = !r.mountpoint.empty();
-    std::string exe = isMount ? "basalt-mount" : r.name == "meta" ? "basalt-meta" : "basalt-chunk";
+    std::string exe = r.exe();
     if (isMount && isFuseMounted(r.mountpoint)) {
       int rc = system(("fusermount3 -u '" + r.mountpoint + "' 2>/dev/null").c_str());
       if (rc != 0 || !waitUntil(kStopGrace, [&] { return !isRunning(r.pid, exe); })) {

@@ -10,6 +10,7 @@ namespace basalt::tools {
 struct UpOptions {
   std::string dir = ".basalt";
   std::string mount = "mnt";   // "" = do not mount
+  int metas = 1;                // metadata servers: 1, or 3/5 replicating their state (fixed at creation)
   int chunks = 3;
   int replicas = 2;
   uint64_t chunkSize = 0;       // bytes per chunk of new files; 0 = the metadata server's default
@@ -18,6 +19,7 @@ struct UpOptions {
   std::string zones;            // "a,b": chunk server i gets zone i-1 mod n ("" = keep what is recorded)
   bool chunksGiven = false;    // --chunks was passed (else the cluster's recorded count)
   bool replicasGiven = false;
+  bool metasGiven = false;
 };
 
 int runUp(const UpOptions& options);

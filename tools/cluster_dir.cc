@@ -1,4 +1,5 @@
 #include "tools/cluster_dir.h"
+#include "tools/process.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -81,7 +82,7 @@ std::vector<ProcessRecord> ClusterDir::readRecords() const {
   }
   closedir(d);
   // meta first, then chunk servers, then mounts: the order things start in.
-  auto rank = [](const std::string& n) { return n == "meta" ? 0 : n.rfind("chunk", 0) == 0 ? 1 : 2; };
+  auto rank = [](const std::string& n) { return n.rfind("meta", 0) == 0 ? 0 : n.rfind("chunk", 0) == 0 ? 1 : 2; };
   std::sort(out.begin(), out.end(), [&](const ProcessRecord& a, const ProcessRecord& b) {
     return std::make_pair(rank(a.name), a.name) < std::make_pair(rank(b.name), b.name);
   });
@@ -95,5 +96,14 @@ std::string ClusterDir::writeRecord(const ProcessRecord& r) const {
 }
 
 void ClusterDir::removeRecord(const std::string& name) const { unlink(runFile(name).c_str()); }
+
+std::string ClusterDir::metaAddresses() const {
+  std::string out;
+  for (const auto& r : readRecords()) {
+    if (!r.isMeta()) continue;
+    out += (out.empty() ? "" : ",") + r.address;
+  }
+  return out;
+}
 
 }  // namespace basalt::tools

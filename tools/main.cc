@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   auto* upCmd = app.add_subcommand("up", "Start a local cluster (or restart it) and mount it");
   upCmd->add_option("--dir", up.dir, "Cluster directory (data, logs, pids)")->capture_default_str();
   upCmd->add_option("--mount", up.mount, "Mountpoint (\"\" for none)")->capture_default_str();
+  auto* metasOpt = upCmd->add_option("--metas", up.metas,
+                                     "Metadata servers (1, or 3 or 5: they replicate their state and fail over)")
+                       ->capture_default_str()
+                       ->check(CLI::Range(1, 7));
   auto* chunksOpt = upCmd->add_option("--chunks", up.chunks, "Chunk servers")->capture_default_str();
   auto* replOpt = upCmd->add_option("--replicas", up.replicas, "Replicas per chunk")->capture_default_str();
   upCmd->add_option("--chunk-size", up.chunkSize, "Bytes per chunk of new files (default: 64 MiB)");
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
   if (setreplCmd->parsed()) return basalt::tools::runSetRepl(replPath, replicas);
   if (upCmd->parsed()) {
     up.chunksGiven = chunksOpt->count() > 0;
+    up.metasGiven = metasOpt->count() > 0;
     up.replicasGiven = replOpt->count() > 0;
     return basalt::tools::runUp(up);
   }

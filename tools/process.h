@@ -29,6 +29,10 @@ bool waitUntil(std::chrono::milliseconds timeout, const std::function<bool()>& d
 // isRunning, right after spawnDaemon this is true even before the child has exec'd its program.
 bool childAlive(int pid);
 
+// A TCP port on 127.0.0.1 that nothing listens on now (bound and released: another process may
+// take it before it is used, so a caller must cope with a failed bind). 0 on failure.
+int freeLocalPort();
+
 // SIGTERM, wait up to `grace`, then SIGKILL. Returns a description of what happened.
 std::string stopProcess(int pid, const std::string& programName, std::chrono::milliseconds grace);
 

@@ -7,6 +7,7 @@
 #include "server/event_loop.h"
 #include "server/rpc.h"
 #include "tools/cluster_commands.h"
+#include "tools/admin_commands.h"
 #include "tools/cluster_dir.h"
 #include "tools/process.h"
 
@@ -54,6 +55,15 @@ bool printClusterInfo(const std::string& address) {
                       << " commands (largest batch " << info.getLargestBatch() << "); reads asked: "
                       << info.getLookupRequests() << " lookups, " << info.getGetAttrRequests() << " getattrs, "
                       << info.getReadDirRequests() << " readdirs, " << info.getLayoutRequests() << " layouts\n";
+            if (info.getMetaNodes().size() > 0) {
+              std::cout << "Metadata servers (Raft term " << info.getMetaNodes()[0].getTerm() << "):\n";
+              for (auto n : info.getMetaNodes()) {
+                std::cout << "  #" << n.getNode() << " " << n.getAddress().cStr() << "  " << n.getRole().cStr()
+                          << "  log to entry " << n.getLastSeq() << ", "
+                          << (n.getNode() == info.getMetaNodes()[0].getNode() ? "applied " : "has on disk ")
+                          << n.getAppliedSeq() << "\n";
+              }
+            }
             auto servers = info.getChunkServers();
             std::cout << "Chunk servers known to it: " << servers.size() << "\n";
             for (auto s : servers) {
@@ -101,15 +111,16 @@ int runStatus(const std::string& dirPath) {
   std::string metaAddress;
   for (const auto& r : records) {
     bool isMount = !r.mountpoint.empty();
-    std::string exe = isMount ? "basalt-mount" : r.name == "meta" ? "basalt-meta" : "basalt-chunk";
+    std::string exe = r.exe();
     bool running = isRunning(r.pid, exe);
     bool healthy = running && (!isMount || isFuseMounted(r.mountpoint));
     if (!healthy) ++unhealthy;
-    if (r.name == "meta" && running) metaAddress = r.address;
+    if (r.isMeta() && running) metaAddress += (metaAddress.empty() ? "" : ",") + r.address;
     std::cout << "  " << std::left << std::setw(8) << (isMount ? "mount" : r.name) << " pid "
               << std::setw(8) << r.pid << (isMount ? r.mountpoint : r.address) << "  "
               << (healthy ? "ok" : running ? "NOT MOUNTED" : "NOT RUNNING") << "\n";
   }
+  if (!metaAddress.empty()) metaAddress = leaderOf(metaAddress);
   if (!metaAddress.empty() && !printClusterInfo(metaAddress)) ++unhealthy;
   return unhealthy == 0 ? 0 : 1;
 }

@@ -204,7 +204,7 @@ std::vector<PeakRss> collectPeakRss(const std::string& clusterDir) {
   std::vector<PeakRss> out;
   for (const auto& r : ClusterDir(clusterDir).readRecords()) {
     bool isMount = !r.mountpoint.empty();
-    std::string exe = isMount ? "basalt-mount" : r.name == "meta" ? "basalt-meta" : "basalt-chunk";
+    std::string exe = r.exe();
     PeakRss p;
     p.who = isMount ? "basalt-mount " + r.mountpoint : r.name;
     p.pid = r.pid;

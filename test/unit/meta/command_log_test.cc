@@ -114,3 +114,39 @@ TEST_CASE("command log: the file grows in zero-filled steps and every record sur
   CHECK(st.st_size % CommandLog::kGrowStep == 0);
   CHECK(static_cast<uint64_t>(st.st_blocks) * 512 >= static_cast<uint64_t>(st.st_size));  // written, not sparse
 }
+
+TEST_CASE("command log: records keep their term; a suffix can be erased and rewritten") {
+  TempDir dir;
+  std::string path = dir.path + "/log";
+  {
+    auto log = CommandLog::open(path);
+    REQUIRE(log.isOk());
+    (*log)->restart(5, 2);  // record 4 was of term 2
+    REQUIRE((*log)->append("a", 2).isOk());
+    REQUIRE((*log)->append("b", 3).isOk());
+    REQUIRE((*log)->append("c", 3).isOk());
+    CHECK((*log)->termAt(4) == 2u);
+    CHECK((*log)->termAt(6) == 3u);
+    CHECK(!(*log)->termAt(3).has_value());
+    CHECK(!(*log)->termAt(8).has_value());
+    CHECK((*log)->firstSeq() == 5);
+    CHECK((*log)->lastSeq() == 7);
+    CHECK((*log)->lastTerm() == 3);
+    auto some = (*log)->read(6, 7, 1 << 20);
+    REQUIRE(some.size() == 2);
+    CHECK(some[0].payload == "b");
+    CHECK(some[1].term == 3);
+    CHECK((*log)->read(5, 7, 1).size() == 1);  // at least one, then the byte budget
+    REQUIRE((*log)->truncateFrom(6).isOk());   // a new leader's log differs from record 6
+    CHECK((*log)->lastSeq() == 5);
+    REQUIRE((*log)->append("b'", 4).isOk());
+    CHECK((*log)->truncateFrom(3).code() == EINVAL);  // before the run
+  }
+  auto log = CommandLog::open(path);
+  REQUIRE(log.isOk());
+  REQUIRE((*log)->scan(4, 2).isOk());  // indexes, applies nothing
+  CHECK((*log)->lastSeq() == 6);
+  CHECK((*log)->termAt(5) == 2u);
+  CHECK((*log)->termAt(6) == 4u);
+  CHECK((*log)->read(6, 6, 100)[0].payload == "b'");
+}
