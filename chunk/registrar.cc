@@ -79,7 +79,7 @@ kj::Promise<void> Registrar::run() {
           triedSinceUp_ = 0;
         }
         uint32_t wait = backoffMs_;
-        backoffMs_ = std::min<uint32_t>(backoffMs_ * 2, addresses_.size() > 1 ? 1000 : 5000);
+        backoffMs_ = std::min<uint32_t>(backoffMs_ * 2, addresses_.size() > 1 ? 400 : 5000);
         return loop_.timer().afterDelay(wait * kj::MILLISECONDS);
       })
       .then([this]() { return run(); });

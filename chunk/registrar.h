@@ -2,7 +2,9 @@
 // register (with the id kept in DATA_DIR/server-id, 0 the first time), then heartbeat every
 // heartbeatMs the registry asked for. When the metadata server cannot be reached, or a heartbeat
 // fails, it retries with backoff (100 ms doubling to 5 s), logging once per change of state; the
-// chunk server keeps serving reads and writes for the chunks it holds meanwhile.
+// chunk server keeps serving reads and writes for the chunks it holds meanwhile. With several
+// metadata servers (a replicated cluster) it tries each in turn, backing off (to 400 ms at most)
+// only after a whole round, so it finds a new leader soon after an election.
 // Thread-safety: loop thread only.
 #pragma once
 

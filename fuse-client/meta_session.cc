@@ -11,6 +11,7 @@ namespace basalt::client {
 namespace {
 constexpr auto kMinBackoff = 100 * kj::MILLISECONDS;
 constexpr auto kMaxBackoff = 2 * kj::SECONDS;
+constexpr auto kMaxReplicatedBackoff = 400 * kj::MILLISECONDS;
 
 double secondsBetween(kj::TimePoint a, kj::TimePoint b) {
   return static_cast<double>((b - a) / kj::MILLISECONDS) / 1000.0;
@@ -33,9 +34,12 @@ void MetaSession::nextServer() {
 MetaSession::~MetaSession() = default;
 
 kj::Duration MetaSession::backoff(unsigned attempt) const {
+  // With several metadata servers, an unreachable one usually means an election of a second or
+  // two: ask again often (each round tries every server once) so the new leader is found soon.
+  kj::Duration most = addresses_.size() > 1 ? kMaxReplicatedBackoff : kMaxBackoff;
   kj::Duration d = kMinBackoff;
-  for (unsigned i = 0; i < attempt && d < kMaxBackoff; ++i) d = d * 2;
-  return std::min(d, kMaxBackoff);
+  for (unsigned i = 0; i < attempt && d < most; ++i) d = d * 2;
+  return std::min(d, most);
 }
 
 kj::Promise<void> MetaSession::connect() {

@@ -4,12 +4,14 @@
 #include <cstring>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 #include "meta/committer.h"
 #include "meta/fsck.h"
 #include "meta/store.h"
+#include "server/text.h"
 
 namespace basalt::meta {
 
@@ -22,6 +24,19 @@ Leader::Leader(EventLoop& loop, Store& store, Logger log, MetaOptions options, C
   capacity.setSource(chunks);
   server.start();
   chunks.start();
+}
+
+Status resolvePeers(const std::string& peers, uint32_t node, const std::string& listen, ReplicaOptions& options) {
+  options.peers = splitList(peers);
+  for (uint32_t i = 0; i < options.peers.size() && node == 0; ++i) {
+    if (options.peers[i] == listen) node = i + 1;
+  }
+  if (node == 0 || node > options.peers.size()) {
+    return Status::error(EINVAL, "--listen " + listen + " is not in --peers " + peers + " (or --node is out of range)");
+  }
+  options.self = node;
+  options.heartbeatMs = std::max(20u, options.electionMs / 10);
+  return Status::ok();
 }
 
 void rememberCommandLine(int argc, char** argv) { commandLine.assign(argv, argv + argc); }

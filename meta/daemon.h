@@ -8,6 +8,7 @@
 #include "meta/capacity.h"
 #include "meta/chunks/chunk_manager.h"
 #include "meta/meta_server.h"
+#include "meta/replication/replica.h"
 #include "server/clock.h"
 #include "server/status.h"
 
@@ -22,6 +23,10 @@ struct Leader {
   MetaServer server;
   ChunkManager chunks;
 };
+
+// Fills `options.peers` from the comma-separated `peers` and `options.self` from `node` (from 1),
+// or when it is 0 from where `listen` stands in the list; the heartbeat follows the election timeout.
+Status resolvePeers(const std::string& peers, uint32_t node, const std::string& listen, ReplicaOptions& options);
 
 // Replaces this process with a fresh run of the same command line (a replica stepping down, or
 // installing a snapshot: every in-memory state goes, as in a restart). Does not return.

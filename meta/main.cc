@@ -15,7 +15,6 @@
 #include "meta/store.h"
 #include "server/rpc.h"
 #include "server/small_files.h"
-#include "server/text.h"
 
 using namespace basalt;
 
@@ -87,18 +86,11 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(data, ec);
   if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
   if (chunkSize % 65536 != 0) return fail("--chunk-size must be a multiple of 64 KiB (the checksum block)");
-  replicaOptions.peers = splitList(peers);
-  bool replicated = !replicaOptions.peers.empty();
+  bool replicated = !peers.empty();
   if (replicated) {
-    for (uint32_t i = 0; i < replicaOptions.peers.size() && node == 0; ++i) {
-      if (replicaOptions.peers[i] == listen) node = i + 1;
-    }
-    if (node == 0 || node > replicaOptions.peers.size()) {
-      return fail("--listen " + listen + " is not in --peers (or --node is out of range)");
-    }
-    replicaOptions.self = node;
-    listen = replicaOptions.peers[node - 1];
-    replicaOptions.heartbeatMs = std::max(20u, replicaOptions.electionMs / 10);
+    Status st = meta::resolvePeers(peers, node, listen, replicaOptions);
+    if (!st.isOk()) return fail(st.message());
+    listen = replicaOptions.peers[replicaOptions.self - 1];
     meta::rememberCommandLine(argc, argv);
   }
   auto store = meta::Store::open(data, false,

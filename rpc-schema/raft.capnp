@@ -16,8 +16,11 @@ struct LogEntry {
 }
 
 interface MetaPeer {
-  # Raft's RequestVote. `node` is the candidate's index in the --peers list (from 1).
-  requestVote @0 (term :UInt64, node :UInt32, lastSeq :UInt64, lastTerm :UInt64)
+  # Raft's RequestVote. `node` is the candidate's index in the --peers list (from 1). With
+  # `preVote` nothing changes on the receiver: it only says whether it would grant that vote
+  # (a candidate stands only after a majority said yes, so a server that was cut off does not
+  # depose a leader the others still hear from).
+  requestVote @0 (term :UInt64, node :UInt32, lastSeq :UInt64, lastTerm :UInt64, preVote :Bool)
       -> (term :UInt64, granted :Bool);
 
   # Raft's AppendEntries (also the leader's heartbeat, with no entries). The receiver has entry

@@ -4,7 +4,7 @@ namespace basalt::meta {
 
 kj::Promise<void> PeerServiceImpl::requestVote(RequestVoteContext context) {
   auto p = context.getParams();
-  auto reply = replica_.requestVote(p.getTerm(), p.getNode(), p.getLastSeq(), p.getLastTerm());
+  auto reply = replica_.requestVote(p.getTerm(), p.getNode(), p.getLastSeq(), p.getLastTerm(), p.getPreVote());
   auto r = context.getResults();
   r.setTerm(reply.term);
   r.setGranted(reply.granted);

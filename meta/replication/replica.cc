@@ -115,9 +115,23 @@ kj::Promise<void> Replica::electionTimer() {
   std::uniform_int_distribution<uint64_t> pick(options_.electionMs, 2 * options_.electionMs);
   return loop_.timer().afterDelay(ms(pick(rng_))).then([this]() -> kj::Promise<void> {
     auto now = loop_.timer().now();
-    if (role_ != Role::kLeader && now - lastLeaderContact_ >= ms(options_.electionMs)) startElection();
+    if (role_ != Role::kLeader && now - lastLeaderContact_ >= ms(options_.electionMs)) startPreVote();
     if (role_ == Role::kLeader) return kj::READY_NOW;
     return electionTimer();
+  });
+}
+
+void Replica::startPreVote() {
+  uint64_t term = state_.term;
+  auto yes = std::make_shared<size_t>(1);
+  if (*yes >= majority()) {
+    startElection();
+    return;
+  }
+  askVotes(term + 1, true, [this, term, yes]() {
+    // Still where it stood: no leader heard from, no other term since.
+    if (role_ == Role::kLeader || state_.term != term || ++*yes != majority()) return;
+    startElection();
   });
 }
 
@@ -127,42 +141,52 @@ void Replica::startElection() {
   state_.vote = options_.self;
   persist();
   uint64_t term = state_.term;
-  uint64_t lastSeq = store_.lastSeq(), lastTerm = store_.lastTerm();
-  log_->info("replica {}: election for term {} (log ends at {} of term {})", options_.self, term, lastSeq, lastTerm);
+  log_->info("replica {}: election for term {} (log ends at {} of term {})", options_.self, term, store_.lastSeq(),
+             store_.lastTerm());
   auto votes = std::make_shared<size_t>(1);
   if (*votes >= majority()) {
     becomeLeader();
     return;
   }
+  askVotes(term, false, [this, term, votes]() {
+    if (role_ != Role::kCandidate || state_.term != term) return;
+    if (++*votes == majority()) becomeLeader();
+  });
+}
+
+void Replica::askVotes(uint64_t term, bool preVote, std::function<void()> granted) {
+  uint64_t lastSeq = store_.lastSeq(), lastTerm = store_.lastTerm();
   for (auto& p : peers_) {
     Peer& peer = *p;
     tasks_->add(connect(peer)
-                    .then([this, term, lastSeq, lastTerm](rpc::MetaPeer::Client client) {
+                    .then([this, term, lastSeq, lastTerm, preVote](rpc::MetaPeer::Client client) {
                       auto req = client.requestVoteRequest();
                       req.setTerm(term);
                       req.setNode(options_.self);
                       req.setLastSeq(lastSeq);
                       req.setLastTerm(lastTerm);
+                      req.setPreVote(preVote);
                       return loop_.timer().timeoutAfter(ms(options_.callTimeoutMs), req.send());
                     })
-                    .then([this, term, votes](capnp::Response<rpc::MetaPeer::RequestVoteResults>&& r) {
-                      observeTerm(r.getTerm());
-                      if (role_ != Role::kCandidate || state_.term != term || !r.getGranted()) return;
-                      if (++*votes == majority()) becomeLeader();
+                    .then([this, granted](capnp::Response<rpc::MetaPeer::RequestVoteResults>&& r) {
+                      observeTerm(r.getTerm());  // the voter's own term, for a pre-vote too
+                      if (r.getGranted()) granted();
                     },
                           [&peer](kj::Exception&&) { peer.rpc.reset(), peer.client = nullptr; }));
   }
 }
 
-Replica::VoteReply Replica::requestVote(uint64_t term, uint32_t node, uint64_t lastSeq, uint64_t lastTerm) {
+Replica::VoteReply Replica::requestVote(uint64_t term, uint32_t node, uint64_t lastSeq, uint64_t lastTerm,
+                                         bool preVote) {
   auto now = loop_.timer().now();
+  bool upToDate = lastTerm > store_.lastTerm() || (lastTerm == store_.lastTerm() && lastSeq >= store_.lastSeq());
   // Leader stickiness: while a leader is heard from (or this is it), nobody else is elected.
   if (term < state_.term || role_ == Role::kLeader ||
       (leader_ != 0 && now - lastLeaderContact_ < ms(options_.electionMs))) {
     return {state_.term, false};
   }
+  if (preVote) return {state_.term, term > state_.term && upToDate};
   observeTerm(term);
-  bool upToDate = lastTerm > store_.lastTerm() || (lastTerm == store_.lastTerm() && lastSeq >= store_.lastSeq());
   if ((state_.vote == 0 || state_.vote == node) && upToDate) {
     state_.vote = node;
     persist();
@@ -225,19 +249,18 @@ kj::Promise<void> Replica::quorumWatch(uint64_t term) {
   return loop_.timer().afterDelay(ms(options_.heartbeatMs)).then([this, term]() -> kj::Promise<void> {
     if (role_ != Role::kLeader || state_.term != term) return kj::READY_NOW;
     auto now = loop_.timer().now();
+    // A leader cut off from a majority stops before another can be elected: the others refuse
+    // votes for electionMs after they last heard from it, and it gives up after 3/4 of that.
+    uint64_t window = options_.electionMs * 3 / 4;
     size_t heard = 1;
     bool caughtUp = true;
     for (auto& p : peers_) {
-      bool live = now - p->lastAck < ms(options_.electionMs);
+      bool live = now - p->lastAck < ms(window);
       if (live) ++heard;
       if (live && p->match < store_.lastSeq() && p->next <= store_.lastSeq()) caughtUp = false;
     }
     followersCaughtUp_ = caughtUp;
-    // A leader cut off from a majority stops before another can be elected (their stickiness
-    // lasts electionMs from our last contact; we stop at most a heartbeat later than... before).
-    if (heard < majority()) {
-      stepDown("no contact with a majority for " + std::to_string(options_.electionMs) + " ms");
-    }
+    if (heard < majority()) stepDown("no answer from a majority for " + std::to_string(window) + " ms");
     return quorumWatch(term);
   });
 }

@@ -10,7 +10,9 @@
 // survives.
 //
 // Roles: every server starts as a follower. A follower that hears nothing from a leader for a
-// random 1–2 election timeouts asks for votes in a new term; a majority makes it leader. A new
+// random 1–2 election timeouts first asks whether the others would vote for it (pre-vote: they say
+// no while they hear from a leader), then, with a majority, asks for votes in a new term; a
+// majority makes it leader. A new
 // leader appends an empty batch of its term, and once that is committed it applies every earlier
 // entry and resolves leadership(): then (and only then) the daemon starts its MetaServer, exactly
 // as after a restart (sessions resume, leases are waited out).
@@ -95,7 +97,8 @@ class Replica {
     uint64_t term;
     bool granted;
   };
-  VoteReply requestVote(uint64_t term, uint32_t node, uint64_t lastSeq, uint64_t lastTerm);
+  // `preVote`: whether this server would vote so, changing nothing.
+  VoteReply requestVote(uint64_t term, uint32_t node, uint64_t lastSeq, uint64_t lastTerm, bool preVote = false);
   struct AppendReply {
     uint64_t term = 0;
     bool success = false;
@@ -118,7 +121,12 @@ class Replica {
   void observeTerm(uint64_t term);
   void persist();
   kj::Promise<void> electionTimer();
+  // Pre-vote: asks whether a majority would vote for this server in the next term; stands (a real
+  // election, term + 1) only if so.
+  void startPreVote();
   void startElection();
+  // Sends RequestVote(`term`, preVote) to every peer; `granted` runs once per grant.
+  void askVotes(uint64_t term, bool preVote, std::function<void()> granted);
   void becomeLeader();
   void stepDown(const std::string& why);
   kj::Promise<void> pump(Peer& peer, uint64_t term);

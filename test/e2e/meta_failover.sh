@@ -2,7 +2,8 @@
 # Three metadata servers replicate their state (Raft over the command log): kill -9 of the leader
 # in the middle of a create+write+fsync workload loses no acknowledged file and the workload goes
 # on without an error; the killed server comes back and catches up; a server whose data dir was
-# wiped is rebuilt from a snapshot and then carries the cluster through another failover.
+# wiped is rebuilt from a snapshot and then carries the cluster through another failover; the
+# whole cluster stops and starts again with everything there.
 source "$(dirname "$0")/lib.sh"
 start_cluster --metas 3 --chunks 3 --replicas 2
 
@@ -130,4 +131,9 @@ kill_leader
 progresses 30 60
 stop_workload
 verify_acked 2
+log "5. the whole cluster stops and starts again: the metadata servers elect anew, nothing is lost"
+basalt down --dir "$CLUSTER" >"$E2E_TMP/down.log" 2>&1 || { cat "$E2E_TMP/down.log"; fail "basalt down"; }
+start_cluster
+wait_for 30 "a leader after the restart" bash -c "[[ -n \$(basalt status --dir '$CLUSTER' 2>&1 | grep '  leader ') ]]"
+verify_acked 3
 log "ok: $(acked) acknowledged files, none lost, no errors"

@@ -136,19 +136,27 @@ TEST_CASE("replicas: a vote goes only to a candidate whose log is as complete as
   int f = (l + 1) % 3;
   Replica& follower = *c.nodes[f]->replica;
   uint64_t t = follower.term();
-  // While it hears from the leader, a follower votes for nobody, however high the term.
+  // While it hears from the leader, a follower votes for nobody, however high the term, and says
+  // so to a pre-vote: a server cut off for a while cannot depose the leader.
   CHECK(!follower.requestVote(t + 5, 9, 1000, t).granted);
+  CHECK(!follower.requestVote(t + 1, 9, 1000, t, true).granted);
   CHECK(follower.term() == t);
-  // Alone (the others crashed), it stands for election in vain; a stale log still gets no vote,
-  // though its term is adopted, and an up-to-date one does.
+  // Alone (the others crashed): a stale log gets no vote, though its term is adopted, and an
+  // up-to-date one does, once per term.
   c.crash(l);
   c.crash(3 - l - f);
-  REQUIRE(c.waitFor([&] { return follower.term() > t + 1; }));
+  Store& store = *c.nodes[f]->store;
+  // Once it has not heard from a leader for an election timeout, it would vote (a pre-vote says
+  // so and changes nothing: no term, no vote), but not for a log less complete than its own.
+  REQUIRE(c.waitFor([&] {
+    return follower.requestVote(follower.term() + 1, 7, store.lastSeq(), store.lastTerm(), true).granted;
+  }));
   uint64_t now = follower.term();
+  CHECK(now == t);  // alone, its own pre-votes fail: it never stood
+  CHECK(!follower.requestVote(now + 1, 7, 0, 0, true).granted);
   auto stale = follower.requestVote(now + 10, 9, 0, 0);
   CHECK(!stale.granted);
   CHECK(follower.term() == now + 10);
-  Store& store = *c.nodes[f]->store;
   CHECK(follower.requestVote(now + 11, 9, store.lastSeq(), store.lastTerm()).granted);
   CHECK(!follower.requestVote(now + 11, 8, store.lastSeq(), store.lastTerm()).granted);  // one vote a term
 }
