@@ -205,7 +205,7 @@ Status Store::replayLog(const Replayer& replay) {
     KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
                   Txn txn = beginWrite();
                   replay(txn, record);
-                  putApplied(txn, seq, 0);
+                  if (replicated_) putApplied(txn, seq, 0);
                   txn.commit();
                   appliedSeq_ = seq;
                 })) {
@@ -236,7 +236,7 @@ void Store::commitLogged(Txn& txn, std::string_view record) {
     txn.abort();
     KJ_FAIL_REQUIRE("metadata commit failed: this server is no longer the leader", seq);
   }
-  putApplied(txn, seq, term_);
+  if (replicated_) putApplied(txn, seq, term_);  // a single server's checkpoint says as much
   MDB_txn* t = txn.txn_;
   txn.txn_ = nullptr;
   int rc = mdb_txn_commit(t);

@@ -401,6 +401,14 @@ kj::Promise<Result<Layout>> ChunkManager::getLayout(uint64_t ino, uint32_t index
 kj::Promise<Result<Layout>> ChunkManager::allocate(uint64_t ino, uint32_t index, uint8_t replication, int attempt) {
   KJ_IF_MAYBE(e, loadEntry(ino, index)) { return ensurePrimary(*e, 0); }  // allocated meanwhile
   Entry e = newEntry(ino, index, replication);
+  // Just started (or just elected): the chunk servers are registering again. A chunk placed now on
+  // fewer servers than it needs would be under-replicated for nothing; wait for them a little.
+  if (e.replicas.size() < std::min<size_t>(replication, servers_.size()) &&
+      loop_.timer().now() < startedAt_ + kRegistrationWait) {
+    return loop_.timer().afterDelay(50 * kj::MILLISECONDS).then([this, ino, index, replication, attempt]() {
+      return allocate(ino, index, replication, attempt);
+    });
+  }
   if (e.replicas.empty()) {
     return Result<Layout>(Status::error(EIO, "no chunk server is available for chunk " + std::to_string(index) +
                                                  " of inode " + std::to_string(ino) + " (" +

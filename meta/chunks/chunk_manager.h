@@ -299,6 +299,9 @@ class ChunkManager final : public CapacitySource {
   std::deque<RepairCandidate> pendingRepairs_;  // from the last scan, single copies first
   ByteThrottle moveThrottle_;
   kj::TimePoint startedAt_ = kj::origin<kj::TimePoint>();
+  // After a start, an allocation that finds fewer live servers than it needs waits this long at
+  // most for them to register again (they retry within a few seconds) instead of failing.
+  static constexpr kj::Duration kRegistrationWait = 10 * kj::SECONDS;
   uint64_t nextChunkId_ = 1;
   uint32_t nextServerId_ = 1;
   kj::TimePoint noLeasesBefore_ = kj::origin<kj::TimePoint>();

@@ -30,6 +30,7 @@ struct Replica::Peer {
   bool needSnapshot = false;
   kj::TimePoint lastAck = kj::origin<kj::TimePoint>();
   uint64_t lastSeq = 0;  // its log's end, as it last answered
+  bool down = false;     // the last call failed (logged once until it answers again)
   kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> wake;
   Peer(EventLoop& loop, uint32_t n, std::string a) : node(n), address(a), rpc(loop, a) {}
 };
@@ -280,15 +281,21 @@ kj::Promise<rpc::MetaPeer::Client> Replica::connect(Peer& peer) {
 kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
   if (role_ != Role::kLeader || state_.term != term) return kj::READY_NOW;
   if (peer.needSnapshot || (peer.next < store_.firstSeq() && peer.next <= store_.lastSeq())) {
-    return sendSnapshot(peer, term).then([this, &peer, term]() { return pump(peer, term); },
-                                         [this, &peer, term](kj::Exception&& e) {
-                                           log_->warn("replica {}: snapshot to {} failed: {}", options_.self,
-                                                      peer.address, e.getDescription().cStr());
-                                           peer.rpc.reset();
-                                           peer.client = nullptr;
-                                           return loop_.timer().afterDelay(ms(options_.electionMs)).then(
-                                               [this, &peer, term]() { return pump(peer, term); });
-                                         });
+    // Only a follower that answers is worth a copy of the store.
+    return connect(peer)
+        .then([this, &peer, term](rpc::MetaPeer::Client) { return sendSnapshot(peer, term); })
+        .then([this, &peer, term]() { return pump(peer, term); },
+              [this, &peer, term](kj::Exception&& e) {
+                if (!peer.down) {
+                  log_->warn("replica {}: snapshot to {} failed: {}", options_.self, peer.address,
+                             e.getDescription().cStr());
+                }
+                peer.down = true;
+                peer.rpc.reset();
+                peer.client = nullptr;
+                return loop_.timer().afterDelay(ms(options_.electionMs)).then(
+                    [this, &peer, term]() { return pump(peer, term); });
+              });
   }
   uint64_t last = store_.lastSeq();
   // Entries to send: from memory when the committer just made them, else from the log file.
@@ -339,6 +346,8 @@ kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
             if (role_ != Role::kLeader || state_.term != term) return kj::READY_NOW;
             peer.lastAck = loop_.timer().now();
             peer.lastSeq = r.getLastSeq();
+            if (peer.down) log_->info("replica {}: {} answers again", options_.self, peer.address);
+            peer.down = false;
             if (r.getSuccess()) {
               peer.match = std::max(peer.match, sentLast);
               peer.next = peer.match + 1;
@@ -359,9 +368,11 @@ kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
   })
       .then([this, &peer, term]() { return pump(peer, term); },
             [this, &peer, term](kj::Exception&& e) {
-              if (!isDisconnect(e) && e.getType() != kj::Exception::Type::OVERLOADED) {
-                log_->warn("replica {}: AppendEntries to {}: {}", options_.self, peer.address, e.getDescription().cStr());
+              if (!peer.down) {
+                log_->warn("replica {}: {} does not answer ({}); retrying every {} ms", options_.self, peer.address,
+                           e.getDescription().cStr(), options_.heartbeatMs);
               }
+              peer.down = true;
               peer.rpc.reset();
               peer.client = nullptr;
               return loop_.timer().afterDelay(ms(options_.heartbeatMs)).then([this, &peer, term]() {

@@ -56,11 +56,12 @@ EOF
   E2E_EXTRA_PIDS+=("$WORKLOAD")
 }
 acked() { wc -l <"$ACKS"; }
-# Waits until the workload acknowledged `n` more files than now.
+# Waits until the workload acknowledged `n` more files than now (or failed).
 progresses() {
   local want=$(($(acked) + $1))
-  wait_for "$2" "the workload to acknowledge $1 more files (errors: $(cat "$ERRORS" 2>/dev/null))" \
-    bash -c "[[ \$(wc -l <'$ACKS') -ge $want ]]"
+  wait_for "$2" "the workload to acknowledge $1 more files" \
+    bash -c "[[ \$(wc -l <'$ACKS') -ge $want || -s '$ERRORS' ]]"
+  [[ ! -s "$ERRORS" ]] || fail "the workload saw errors: $(cat "$ERRORS")"
 }
 stop_workload() {
   touch "$STOP"
