@@ -385,12 +385,16 @@ kj::Promise<void> Replica::sendSnapshot(Peer& peer, uint64_t term) {
   std::string path = store_.dir() + "/snapshot-out-" + std::to_string(peer.node) + ".mdb";
   log_->info("replica {}: sending a snapshot to {} (it needs entry {}, the log starts at {})", options_.self,
              peer.address, peer.next, store_.firstSeq());
+  // The copy holds at least what is applied now: the log must keep the entries after that until
+  // the follower has them, or it would need another snapshot as soon as it is back.
+  uint64_t holds = store_.appliedSeq();
+  followersCaughtUp_ = false;
   return loop_.offload<bool>([this, path]() {
            Status st = store_.copyTo(path);
            if (!st.isOk()) KJ_FAIL_REQUIRE("snapshot", st.message());
            return true;
          })
-      .then([this, &peer, term, path](bool) {
+      .then([this, &peer, term, path, holds](bool) {
         int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         KJ_REQUIRE(fd >= 0, "cannot open the snapshot", path, strerror(errno));
         auto fdOwn = std::shared_ptr<int>(new int(fd), [path](int* f) {
@@ -399,7 +403,8 @@ kj::Promise<void> Replica::sendSnapshot(Peer& peer, uint64_t term) {
           delete f;
         });
         struct Sender {
-          static kj::Promise<void> next(Replica& r, Peer& peer, uint64_t term, std::shared_ptr<int> fd, uint64_t offset) {
+          static kj::Promise<void> next(Replica& r, Peer& peer, uint64_t term, std::shared_ptr<int> fd, uint64_t offset,
+                                        uint64_t holds) {
             if (r.role_ != Role::kLeader || r.state_.term != term) return kj::READY_NOW;
             return r.loop_.offload<std::string>([fd, offset]() {
                        std::string buf(kSnapshotPiece, '\0');
@@ -408,8 +413,8 @@ kj::Promise<void> Replica::sendSnapshot(Peer& peer, uint64_t term) {
                        buf.resize(static_cast<size_t>(n));
                        return buf;
                      })
-                .then([&r, &peer, term, fd, offset](std::string&& piece) {
-                  return r.connect(peer).then([&r, &peer, term, fd, offset, piece = kj::mv(piece)](
+                .then([&r, &peer, term, fd, offset, holds](std::string&& piece) {
+                  return r.connect(peer).then([&r, &peer, term, fd, offset, holds, piece = kj::mv(piece)](
                                                   rpc::MetaPeer::Client client) mutable {
                     bool done = piece.size() < kSnapshotPiece;
                     auto req = client.installSnapshotRequest();
@@ -421,17 +426,19 @@ kj::Promise<void> Replica::sendSnapshot(Peer& peer, uint64_t term) {
                     uint64_t nextOffset = offset + piece.size();
                     return r.loop_.timer()
                         .timeoutAfter(r.ms(5 * r.options_.callTimeoutMs), req.send())
-                        .then([&r, &peer, term, fd, nextOffset, done](
+                        .then([&r, &peer, term, fd, nextOffset, done, holds](
                                   capnp::Response<rpc::MetaPeer::InstallSnapshotResults>&& res) -> kj::Promise<void> {
                           r.observeTerm(res.getTerm());
                           KJ_REQUIRE(res.getOk(), "the follower refused the snapshot");
                           peer.lastAck = r.loop_.timer().now();
-                          if (!done) return next(r, peer, term, fd, nextOffset);
+                          if (!done) return next(r, peer, term, fd, nextOffset, holds);
                           // The follower restarts from it; its next answer tells where it is.
                           r.log_->info("replica {}: snapshot of {} bytes sent to {}", r.options_.self, nextOffset,
                                        peer.address);
                           peer.needSnapshot = false;
-                          peer.next = r.store_.lastSeq() + 1;
+                          peer.next = holds + 1;  // its answer says where exactly it is
+                          peer.lastAck = r.loop_.timer().now();
+                          r.followersCaughtUp_ = false;
                           peer.rpc.reset();
                           peer.client = nullptr;
                           return r.loop_.timer().afterDelay(r.ms(r.options_.heartbeatMs));
@@ -440,7 +447,7 @@ kj::Promise<void> Replica::sendSnapshot(Peer& peer, uint64_t term) {
                 });
           }
         };
-        return Sender::next(*this, peer, term, fdOwn, 0);
+        return Sender::next(*this, peer, term, fdOwn, 0, holds);
       });
 }
 
