@@ -51,7 +51,6 @@ Replica::Replica(EventLoop& loop, Store& store, Store::Replayer replay, Logger l
       options_(std::move(options)),
       stepDown_(std::move(stepDown)),
       lastLeaderContact_(loop.timer().now()),
-      electionDeadline_(loop.timer().now()),
       rng_(std::random_device{}()),
       post_(loop),
       taskLogger_(log_) {
@@ -76,8 +75,8 @@ Status Replica::start() {
   log_->info("replica {} of {} ({}): term {}, log {}..{} (applied {})", options_.self, options_.peers.size(),
              options_.peers[options_.self - 1], state_.term, store_.appliedSeq(), store_.lastSeq(),
              store_.appliedSeq());
-  // A server that just started has heard from no leader: it waits a full timeout before asking,
-  // and refuses votes for one (it may have been the leader a moment ago).
+  // A server that just started has heard from no leader yet: it gives the current one (if any) a
+  // full election timeout to reach it before standing.
   lastLeaderContact_ = loop_.timer().now();
   tasks_->add(electionTimer());
   return Status::ok();

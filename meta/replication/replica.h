@@ -23,8 +23,8 @@
 // connection drop and retry their calls, with the same (session, seq), on the new leader). A
 // follower that received a snapshot restarts the same way, and its store opens from it.
 //
-// Safety rules beyond plain Raft: a server that heard from a leader within the minimum election
-// timeout refuses votes (so a partitioned leader, which steps down after that long, has stopped
+// Rules beyond plain Raft: a server that heard from a leader within the election timeout refuses
+// votes and pre-votes (so a partitioned leader, which steps down after 3/4 of that, has stopped
 // serving before another can be elected), and a checkpoint that would drop log entries a live
 // follower still needs is put off (Store::setMayRestartLog), so catching up rarely takes a
 // snapshot.
@@ -153,7 +153,6 @@ class Replica {
   bool ready_ = false;  // leader with its log applied
   uint32_t leader_ = 0;
   kj::TimePoint lastLeaderContact_;
-  kj::TimePoint electionDeadline_;
   uint64_t commitSeq_ = 0;
   std::vector<std::unique_ptr<Peer>> peers_;  // every other node
   // Entries appended by the leader's committer, kept for the followers until all have them.
@@ -162,7 +161,6 @@ class Replica {
   std::map<uint64_t, std::shared_ptr<Waiter>> workerWaiters_;
   std::atomic<bool> followersCaughtUp_{true};
   kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> leadership_;
-  kj::Promise<void> leadershipPromise_ = nullptr;
   kj::ForkedPromise<void> leadershipForked_ = nullptr;
   kj::Promise<void> diskQueue_ = kj::READY_NOW;
   int snapshotFd_ = -1;
