@@ -163,9 +163,10 @@ int runUp(const UpOptions& options) {
     }
   }
   int chunks = std::stoi(config["chunks"]);
-  if (existed && options.metasGiven && std::to_string(options.metas) != config["metas"]) {
-    std::cerr << "basalt: note: the cluster in " << dir.path() << " keeps its "
-              << (config.count("metas") ? config["metas"] : "1") << " metadata server(s)\n";
+  std::string metas = config.count("metas") ? config["metas"] : "1";  // clusters made before --metas: 1
+  if (existed && options.metasGiven && std::to_string(options.metas) != metas) {
+    std::cerr << "basalt: note: the cluster in " << dir.path() << " keeps its " << metas
+              << " metadata server(s)\n";
   }
   if (chunks < 1 || std::stoi(config["replicas"]) < 1) {
     std::cerr << "basalt: --chunks and --replicas must be at least 1\n";
