@@ -21,6 +21,12 @@ check "nothing mounted after down" bash -c "! mountpoint -q '$MNT' && ! mountpoi
 for f in "$CLUSTER"/run/*; do [[ -e "$f" && "$f" != *.addr ]] && fail "down left a record: $f"; done
 pgrep -f "$CLUSTER" >/dev/null && fail "down left processes: $(pgrep -af "$CLUSTER")"
 
+# A cluster made before --metas existed has no metas= in cluster.conf: asking for three keeps its
+# one metadata server (and says so), now and at the next start.
+sed -i '/^metas=/d' "$CLUSTER/cluster.conf"
+start_cluster --metas 3
+grep -q "keeps its 1 metadata server" "$E2E_TMP/up.log" || fail "up --metas 3 did not say the cluster keeps its one server"
+basalt down --dir "$CLUSTER" >"$E2E_TMP/down.log"
 start_cluster
 check "the tree survived a restart" test -d "$MNT/a/b/c"
 check "the symlink survived a restart" test "$(readlink "$MNT/a/link")" = file
