@@ -39,99 +39,6 @@ struct Started {
 
 }  // namespace
 
-// ---- Op --------------------------------------------------------------------------------------
-
-Result<Op> Op::fromWire(rpc::ChunkOp::Reader in) {
-  Op op;
-  switch (in.which()) {
-    case rpc::ChunkOp::WRITE: {
-      auto w = in.getWrite();
-      auto d = w.getData();
-      op.kind = Kind::kWrite;
-      op.offset = w.getOffset();
-      if (uint64_t{op.offset} + d.size() > kMaxChunkLength) {
-        return Status::error(EFBIG, "write ends beyond the largest chunk");
-      }
-      op.data = std::make_shared<const std::vector<uint8_t>>(d.begin(), d.end());
-      return op;
-    }
-    case rpc::ChunkOp::TRUNCATE:
-      op.kind = Kind::kTruncate;
-      op.length = in.getTruncate().getLength();
-      if (op.length > kMaxChunkLength) return Status::error(EFBIG, "truncate beyond the largest chunk");
-      return op;
-    case rpc::ChunkOp::ZERO:
-      op.kind = Kind::kZero;
-      op.offset = in.getZero().getOffset();
-      op.length = in.getZero().getLength();
-      return op;
-    case rpc::ChunkOp::NEW_VERSION:
-      op.kind = Kind::kNewVersion;
-      op.newVersion = in.getNewVersion();
-      return op;
-    case rpc::ChunkOp::WRITES: {
-      auto list = in.getWrites();
-      if (list.size() == 0) return Status::error(EINVAL, "a batch of no writes");
-      auto writes = std::make_shared<std::vector<WriteExtent>>();
-      writes->reserve(list.size());
-      for (auto w : list) {
-        auto d = w.getData();
-        if (uint64_t{w.getOffset()} + d.size() > kMaxChunkLength) {
-          return Status::error(EFBIG, "a batched write ends beyond the largest chunk");
-        }
-        writes->push_back(WriteExtent{w.getOffset(), std::vector<uint8_t>(d.begin(), d.end())});
-      }
-      op.kind = Kind::kWrites;
-      op.writes = kj::mv(writes);
-      return op;
-    }
-  }
-  return Status::error(EINVAL, "unknown chunk op");
-}
-
-void Op::toWire(rpc::ChunkOp::Builder out) const {
-  switch (kind) {
-    case Kind::kWrite: {
-      auto w = out.initWrite();
-      w.setOffset(offset);
-      w.setData(kj::arrayPtr(data->data(), data->size()));
-      break;
-    }
-    case Kind::kTruncate: out.initTruncate().setLength(length); break;
-    case Kind::kZero: {
-      auto z = out.initZero();
-      z.setOffset(offset);
-      z.setLength(length);
-      break;
-    }
-    case Kind::kNewVersion: out.setNewVersion(newVersion); break;
-    case Kind::kWrites: {
-      auto list = out.initWrites(static_cast<unsigned>(writes->size()));
-      for (size_t i = 0; i < writes->size(); ++i) {
-        const auto& w = (*writes)[i];
-        list[static_cast<unsigned>(i)].setOffset(w.offset);
-        list[static_cast<unsigned>(i)].setData(kj::arrayPtr(w.data.data(), w.data.size()));
-      }
-      break;
-    }
-  }
-}
-
-std::string Op::describe() const {
-  switch (kind) {
-    case Kind::kWrite: return "write " + std::to_string(data->size()) + "@" + std::to_string(offset);
-    case Kind::kTruncate: return "truncate " + std::to_string(length);
-    case Kind::kZero: return "zero " + std::to_string(length) + "@" + std::to_string(offset);
-    case Kind::kNewVersion: return "new version " + std::to_string(newVersion);
-    case Kind::kWrites: {
-      size_t bytes = 0;
-      for (const auto& w : *writes) bytes += w.data.size();
-      return std::to_string(writes->size()) + " writes of " + std::to_string(bytes) + " bytes";
-    }
-  }
-  return "?";
-}
-
 // ---- bookkeeping -----------------------------------------------------------------------------
 
 class ChunkServer::InFlight {
@@ -218,17 +125,20 @@ kj::Promise<T> ChunkServer::inOrder(uint64_t id, kj::Function<kj::Promise<T>()> 
   return enqueue<T>(chunk(id).queue, kj::mv(fn));
 }
 
-kj::Promise<Status> ChunkServer::applyLocal(uint64_t id, const Op& op) {
+kj::Promise<ChunkServer::Applied> ChunkServer::applyLocal(uint64_t id, Op op, bool packForPeers) {
   ChunkStore* s = &store_;
-  return loop_.offload<Status>([s, id, op]() {
+  return loop_.offload<Applied>([s, id, op, packForPeers]() mutable {
+    Status st = op.unpack();
+    if (!st.isOk()) return Applied{st, op};
     switch (op.kind) {
-      case Op::Kind::kWrite: return s->write(id, op.offset, op.data->data(), op.data->size());
-      case Op::Kind::kTruncate: return s->truncate(id, op.length);
-      case Op::Kind::kZero: return s->zero(id, op.offset, op.length);
-      case Op::Kind::kWrites: return s->writeMany(id, *op.writes);
-      case Op::Kind::kNewVersion: break;
+      case Op::Kind::kWrite: st = s->write(id, op.offset, op.data->data(), op.data->size()); break;
+      case Op::Kind::kTruncate: st = s->truncate(id, op.length); break;
+      case Op::Kind::kZero: st = s->zero(id, op.offset, op.length); break;
+      case Op::Kind::kWrites: st = s->writeMany(id, *op.writes); break;
+      case Op::Kind::kNewVersion: st = Status::error(EINVAL, "not a data op"); break;
     }
-    return Status::error(EINVAL, "not a data op");
+    if (st.isOk() && packForPeers) op.pack();
+    return Applied{st, op};
   });
 }
 
@@ -275,8 +185,10 @@ kj::Promise<Status> ChunkServer::callPeer(
 kj::Promise<Status> ChunkServer::sendForward(const Replica& r, uint64_t id, uint64_t version,
                                              uint64_t seq, const Op& op) {
   std::string what = "forward of " + chunkName(id, version) + " seq " + std::to_string(seq);
+  traffic_.rawBytes += op.dataSize();
+  traffic_.wireBytes += op.wireSize();
   return callPeer(r, what, [id, version, seq, op](rpc::ChunkService::Client& cap) {
-    size_t words = (op.data ? op.data->size() / 8 : 0) + 64;
+    size_t words = op.wireSize() / 8 + 64 + (op.writes ? op.writes->size() * 4 : 0);
     auto req = cap.forwardRequest(capnp::MessageSize{words, 0});
     req.initChunk().setId(id);
     req.getChunk().setVersion(version);
@@ -410,7 +322,10 @@ kj::Promise<UpdateResult> ChunkServer::update(uint64_t id, uint64_t version, Op 
   }
   auto guard = kj::heap<InFlight>(*this);
   return inOrder<Started>(id, [this, id, op]() {
-           return applyLocal(id, op).then([this, id, op](Status st) -> Started {
+           bool pack = config_.compressPeers && !chunk(id).logBackups.empty();
+           return applyLocal(id, op, pack).then([this, id](Applied a) -> Started {
+             const Status& st = a.status;
+             const Op& op = a.op;
              Chunk& c = chunk(id);
              if (!st.isOk()) {
                log_->warn("{}: {} failed on primary {}: {}", chunkName(id, c.logVersion), op.describe(),
@@ -583,7 +498,9 @@ void ChunkServer::pumpForwards(uint64_t id) {
       applied = persistMeta(id, h.op.newVersion, c.state);
     } else {
       Op op = h.op;
-      applied = inOrder<Status>(id, [this, id, op]() { return applyLocal(id, op); });
+      applied = inOrder<Status>(id, [this, id, op]() {
+        return applyLocal(id, op, false).then([](Applied a) { return a.status; });
+      });
     }
     auto done = std::make_shared<kj::Own<kj::PromiseFulfiller<Status>>>(kj::mv(h.done));
     tasks_.add(applied.then([done](Status st) { (*done)->fulfill(kj::mv(st)); },
@@ -671,15 +588,21 @@ kj::Promise<InfoResult> ChunkServer::assign(uint64_t id, uint64_t version, std::
 
 kj::Promise<Status> ChunkServer::catchUpBackups(uint64_t id) {
   ChunkStore* s = &store_;
-  return inOrder<Started>(id, [this, s, id]() {
-           return loop_.offload<ReadResult>([s, id]() {
+  struct Whole {
+    Status status;
+    Payload data;
+  };
+  bool pack = config_.compressPeers;
+  return inOrder<Started>(id, [this, s, id, pack]() {
+           return loop_.offload<Whole>([s, id, pack]() {
                     auto m = s->stat(id);
-                    if (!m.isOk()) return ReadResult{m.status(), nullptr};
+                    if (!m.isOk()) return Whole{m.status(), {}};
                     auto buf = std::make_shared<std::vector<uint8_t>>(m->length);
                     Status st = s->read(id, 0, m->length, buf->data());
-                    return ReadResult{st, Bytes(buf)};
+                    if (!st.isOk()) return Whole{st, {}};
+                    return Whole{st, pack ? Payload::pack(Bytes(buf)) : Payload{Bytes(buf), 0}};
                   })
-               .then([this, id](ReadResult r) -> Started {
+               .then([this, id](Whole r) -> Started {
                  Chunk& c = chunk(id);
                  if (!r.status.isOk()) return Started{r.status};
                  // From here on the log is the new version's: ops queued later are forwarded after
@@ -689,19 +612,22 @@ kj::Promise<Status> ChunkServer::catchUpBackups(uint64_t id) {
                  c.lastSeq = 0;
                  uint64_t v = c.logVersion;
                  std::vector<Replica> backups = c.logBackups;
-                 Bytes data = r.data;
+                 Payload data = r.data;
                  auto calls = kj::heapArrayBuilder<kj::Promise<Status>>(backups.size());
                  for (const Replica& b : backups) {
+                   traffic_.rawBytes += data.size();
+                   traffic_.wireBytes += data.wireSize();
                    calls.add(callPeer(b, "install of " + chunkName(id, v), [id, v, data](rpc::ChunkService::Client& cap) {
-                     auto req = cap.installRequest(capnp::MessageSize{data->size() / 8 + 64, 0});
+                     auto req = cap.installRequest(capnp::MessageSize{data.wireSize() / 8 + 64, 0});
                      req.initChunk().setId(id);
                      req.getChunk().setVersion(v);
-                     req.setData(kj::arrayPtr(data->data(), data->size()));
+                     req.setData(kj::arrayPtr(data.bytes->data(), data.bytes->size()));
+                     req.setRawLength(data.rawLength);
                      return req.send().then([](auto resp) { return Status::fromWire(resp.getStatus()); });
                    }));
                  }
-                 log_->info("{}: primary {} installs {} bytes on {} backup(s)", chunkName(id, v), name(),
-                            data->size(), backups.size());
+                 log_->info("{}: primary {} installs {} bytes ({} on the wire) on {} backup(s)", chunkName(id, v),
+                            name(), data.size(), data.wireSize(), backups.size());
                  return Started{Status::ok(), awaitBackups(id, backups, calls.finish())};
                });
          })
@@ -719,7 +645,7 @@ kj::Promise<Status> ChunkServer::catchUpBackups(uint64_t id) {
       });
 }
 
-kj::Promise<Status> ChunkServer::install(uint64_t id, uint64_t version, Bytes data) {
+kj::Promise<Status> ChunkServer::install(uint64_t id, uint64_t version, Payload data) {
   if (stopping_) return Status::error(ESHUTDOWN, name() + " is shutting down");
   Chunk& c = chunk(id);
   if (c.exists && version < c.version) {
@@ -744,7 +670,9 @@ kj::Promise<Status> ChunkServer::install(uint64_t id, uint64_t version, Bytes da
   ChunkStore* s = &store_;
   auto done = inOrder<Status>(id, [this, s, id, version, data]() {
     return loop_.offload<Status>([s, id, version, data]() {
-      return s->replace(id, version, data->data(), data->size());
+      auto raw = data.unpack();
+      if (!raw.isOk()) return Status::error(EINVAL, "install of " + chunkName(id, version) + ": " + raw.status().message());
+      return s->replace(id, version, (*raw)->data(), (*raw)->size());
     });
   });
   pumpForwards(id);

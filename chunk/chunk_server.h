@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "chunk/chunk_store.h"
+#include "chunk/op.h"
 #include "chunk/peer_pool.h"
 #include "rpc-schema/chunk.capnp.h"
 #include "server/event_loop.h"
@@ -34,24 +35,13 @@ namespace basalt::chunk {
 struct ChunkServerConfig {
   uint32_t forwardTimeoutMs = 2000;  // deadline of every call to a peer or the registry
   size_t maxHeldBack = 1024;         // early forwards a backup holds per chunk before refusing
+  bool compressPeers = true;         // zstd on forwards and installs where it pays (op.h)
 };
 
-using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
-
-// One mutation of a chunk, decoded from rpc::ChunkOp. Owns its data (the RPC message carrying it may
-// go away while a worker thread still writes it).
-struct Op {
-  enum class Kind { kWrite, kTruncate, kZero, kNewVersion, kWrites };
-  Kind kind = Kind::kWrite;
-  uint32_t offset = 0;   // write, zero
-  uint32_t length = 0;   // truncate: new length; zero: range length
-  uint64_t newVersion = 0;
-  Bytes data;            // write
-  std::shared_ptr<const std::vector<WriteExtent>> writes;  // writes (a client's batch)
-
-  static Result<Op> fromWire(rpc::ChunkOp::Reader in);
-  void toWire(rpc::ChunkOp::Builder out) const;
-  std::string describe() const;
+// Data this server sent to peers (forwards and installs): as written, and as sent.
+struct PeerTraffic {
+  uint64_t rawBytes = 0;
+  uint64_t wireBytes = 0;
 };
 
 struct Replica {
@@ -112,13 +102,16 @@ class ChunkServer {
   // Drops chunk `id`; with `belowVersion` non-zero only if this replica is older than that.
   kj::Promise<Status> remove(uint64_t id, uint64_t belowVersion = 0);
   kj::Promise<InfoResult> fetch(uint64_t id, uint64_t version);
-  kj::Promise<Status> install(uint64_t id, uint64_t version, Bytes data);
+  // Primary -> backup: the whole chunk (`data` may be compressed: Payload).
+  kj::Promise<Status> install(uint64_t id, uint64_t version, Payload data);
   kj::Promise<std::vector<ChunkMeta>> list();
 
   // This server's replica of chunk `id` at `version` failed its CRC check (a client read or the
   // scrubber found it): ask the metadata server to drop it from the chunk's set, so the chunk is
   // copied again from a good replica. Once per (chunk, version); outcome logged.
   void reportDamage(uint64_t id, uint64_t version, const Status& why);
+
+  const PeerTraffic& peerTraffic() const { return traffic_; }
 
   // Refuses new requests (ESHUTDOWN) and resolves when those in flight have finished.
   kj::Promise<void> drain();
@@ -160,7 +153,13 @@ class ChunkServer {
   // Runs `fn` after every earlier call queued for chunk `id` has finished.
   template <typename T>
   kj::Promise<T> inOrder(uint64_t id, kj::Function<kj::Promise<T>()> fn);
-  kj::Promise<Status> applyLocal(uint64_t id, const Op& op);
+  // The op as a worker applied it: unpacked first when it came compressed, packed afterwards for
+  // the forwards when `packForPeers`.
+  struct Applied {
+    Status status;
+    Op op;
+  };
+  kj::Promise<Applied> applyLocal(uint64_t id, Op op, bool packForPeers);
   kj::Promise<Status> persistMeta(uint64_t id, uint64_t version, ChunkState state);
 
   // Calls a peer with the forward deadline; disconnects and timeouts become a Status naming it.
@@ -189,6 +188,7 @@ class ChunkServer {
   std::map<uint64_t, Chunk> chunks_;
   bool stopping_ = false;
   size_t inFlight_ = 0;
+  PeerTraffic traffic_;
   kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> drained_;
   TaskLogger taskLogger_;
   kj::TaskSet tasks_;  // last member: its tasks refer to the members above

@@ -105,7 +105,11 @@ kj::Promise<void> ChunkServiceImpl::list(ListContext context) {
 kj::Promise<void> ChunkServiceImpl::install(InstallContext context) {
   auto p = context.getParams();
   auto d = p.getData();
-  auto data = std::make_shared<const std::vector<uint8_t>>(d.begin(), d.end());
+  if (p.getRawLength() > kMaxChunkLength) {
+    Status::error(EFBIG, "install beyond the largest chunk").toWire(context.getResults().initStatus());
+    return kj::READY_NOW;
+  }
+  Payload data{std::make_shared<const std::vector<uint8_t>>(d.begin(), d.end()), p.getRawLength()};
   return server_.install(p.getChunk().getId(), p.getChunk().getVersion(), std::move(data))
       .then([context](Status st) mutable { st.toWire(context.getResults().initStatus()); });
 }

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--capacity", capacity, "bytes offered (default: the data dir's filesystem size)");
   app.add_option("--port-file", portFile, "write HOST:PORT here once listening");
   app.add_option("--forward-timeout-ms", cfg.forwardTimeoutMs, "deadline of calls to peers");
+  app.add_option("--compress-peers", cfg.compressPeers,
+                 "zstd on data sent to other chunk servers where it pays (true/false; default true)");
   ScrubberConfig scrub;
   app.add_option("--scrub-rate", scrub.bytesPerSecond, "bytes/s the scrubber re-reads (0: off)");
   double scrubIntervalSec = static_cast<double>(scrub.intervalMs) / 1000;
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
       .wait(loop.waitScope());
   rpcServer->stop();
   rpcServer.reset();
-  log->info("stopped");
+  const PeerTraffic& t = server.peerTraffic();
+  log->info("stopped; sent {} bytes of data to peers as {} bytes", t.rawBytes, t.wireBytes);
   return 0;
 }

@@ -34,6 +34,9 @@ struct ChunkOp {
   struct Write {
     offset @0 :UInt32;
     data @1 :Data;
+    rawLength @2 :UInt32;      # 0: `data` is the bytes. Otherwise `data` is one zstd frame of
+                               # exactly rawLength bytes (chunk servers compress what they forward
+                               # when it pays; docs/chunk.md, "Compression between servers").
   }
   struct Truncate {
     length @0 :UInt32;
@@ -107,7 +110,8 @@ interface ChunkService {
   # with `data` at `chunk.version` (state ok) and restart its log (the next forward is seq 1).
   # Accepted when chunk.version >= the replica's version, whether or not the replica's own assign
   # for that version arrived yet; ESTALE otherwise.
-  install @8 (chunk :ChunkRef, data :Data) -> (status :Status);
+  # `rawLength` as in ChunkOp.Write: non-zero when `data` is a zstd frame of that many bytes.
+  install @8 (chunk :ChunkRef, data :Data, rawLength :UInt32) -> (status :Status);
 }
 
 # The metadata server's face towards chunk servers (a second bootstrap on the same port).

@@ -79,6 +79,8 @@ class Cluster {
     registry = reg.get();
     registryCap = kj::mv(reg);
   }
+  bool compressPeers = true;  // for the nodes added from now on
+
   ~Cluster() {
     for (auto& n : nodes) n->rpc.reset();
     clients_.clear();
@@ -97,6 +99,7 @@ class Cluster {
     n->store = std::move(store);
     ChunkServerConfig cfg;
     cfg.forwardTimeoutMs = timeoutMs_;
+    cfg.compressPeers = compressPeers;
     auto log = makeLogger("chunk" + std::to_string(n->id));
     n->server = std::make_unique<ChunkServer>(loop, *n->store, log, cfg);
     n->server->start().wait(loop.waitScope());

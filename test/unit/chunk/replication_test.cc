@@ -458,3 +458,43 @@ TEST_CASE("two new versions assigned back to back: the primary catches its backu
   std::copy(e.begin(), e.end(), d.begin() + 7);
   checkReplicas(cl, {set[0].address, set[1].address}, 3, d);
 }
+
+TEST_CASE("compressible forwards and installs travel compressed; random bytes and a server told not to travel raw") {
+  for (bool compress : {true, false}) {
+    CAPTURE(compress);
+    Cluster cl;
+    cl.compressPeers = compress;
+    for (int i = 0; i < 3; ++i) cl.addNode();
+    auto set = setOf(cl);
+    REQUIRE(cl.assign(kChunk, 1, {set[0], set[1]}, 0).isOk());
+    auto p0 = cl.client(set[0].address);
+    std::vector<uint8_t> model;
+    std::vector<uint8_t> text(300000);
+    for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>("basalt chunk "[i % 13]);
+    std::mt19937 rng(11);
+    auto noise = randomBytes(rng, 300000);
+    for (auto* d : {&text, &noise}) {
+      uint32_t off = static_cast<uint32_t>(model.size());
+      writeToModel(model, off, *d);
+      REQUIRE(Status::fromWire(writeRequest(p0, kChunk, 1, off, *d).wait(cl.loop.waitScope()).getStatus()).isOk());
+    }
+    const PeerTraffic& t0 = cl.nodes[0]->server->peerTraffic();
+    CHECK(t0.rawBytes == 600000);
+    if (compress) {
+      CHECK(t0.wireBytes < 300000 + 300000 / 20);  // the text shrank; the noise went as it was
+      CHECK(t0.wireBytes >= 300000);
+    } else {
+      CHECK(t0.wireBytes == t0.rawBytes);
+    }
+    // A new version with node 3 (empty) as a backup: the primary installs the whole chunk.
+    REQUIRE(cl.assign(kChunk, 2, set, 0).isOk());
+    checkReplicas(cl, {set[0].address, set[1].address, set[2].address}, 2, model);
+    const PeerTraffic& t1 = cl.nodes[0]->server->peerTraffic();
+    CHECK(t1.rawBytes == 600000 + 2 * 600000);
+    if (compress) {
+      CHECK(t1.wireBytes - t0.wireBytes < 2 * 600000 - 2 * 200000);
+    } else {
+      CHECK(t1.wireBytes == t1.rawBytes);
+    }
+  }
+}
