@@ -1,5 +1,7 @@
 #include "meta/command_log.h"
 
+#include <kj/debug.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,6 +169,13 @@ Status CommandLog::ensureSize(uint64_t end) {
 }
 
 Status CommandLog::append(std::string_view payload, uint64_t term) {
+  Status st = write(payload, term);
+  if (!st.isOk()) return st;
+  return sync();
+}
+
+Status CommandLog::write(std::string_view payload, uint64_t term) {
+  KJ_REQUIRE(!pending_.has_value(), "CommandLog::write before the previous record's sync", path_);
   if (payload.size() > kMaxRecord) {
     return Status::error(EFBIG, "a batch of " + std::to_string(payload.size()) + " bytes is larger than the command log's limit");
   }
@@ -182,18 +191,34 @@ Status CommandLog::append(std::string_view payload, uint64_t term) {
   memcpy(h + kHeaderSize, payload.data(), payload.size());
   putLe(&h[4], recordCrc(h, payload), 4);
   st = writeAll(fd_, record.data(), record.size(), offset_, path_);
-  if (st.isOk() && ::fdatasync(fd_) != 0) st = ioError("cannot sync", path_, errno);
   if (!st.isOk()) {
-    // Its batch fails: it must not be replayed if it reached the disk after all (best effort).
-    uint8_t zeros[kHeaderSize] = {};
-    if (writeAll(fd_, zeros, kHeaderSize, offset_, path_).isOk()) (void)::fdatasync(fd_);
+    eraseAt(offset_);
     return st;
   }
-  index_.push_back(Slot{offset_, term, static_cast<uint32_t>(payload.size())});
+  pending_ = Slot{offset_, term, static_cast<uint32_t>(payload.size())};
+  return Status::ok();
+}
+
+Status CommandLog::sync() {
+  KJ_REQUIRE(pending_.has_value(), "CommandLog::sync without a written record", path_);
+  Slot slot = *pending_;
+  pending_.reset();
+  if (::fdatasync(fd_) != 0) {
+    Status st = ioError("cannot sync", path_, errno);
+    eraseAt(slot.offset);
+    return st;
+  }
+  index_.push_back(slot);
   retractable_ = true;
-  offset_ = end;
+  offset_ = slot.offset + kHeaderSize + slot.length;
   ++nextSeq_;
   return Status::ok();
+}
+
+void CommandLog::eraseAt(uint64_t offset) {
+  // Its batch fails: it must not be replayed if it reached the disk after all (best effort).
+  uint8_t zeros[kHeaderSize] = {};
+  if (writeAll(fd_, zeros, kHeaderSize, offset, path_).isOk()) (void)::fdatasync(fd_);
 }
 
 Status CommandLog::retract() {

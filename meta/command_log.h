@@ -50,8 +50,14 @@ class CommandLog {
   // `prevTerm` is the term of record nextSeq - 1 (what termAt answers for it).
   void restart(uint64_t nextSeq, uint64_t prevTerm = 0);
   // Appends one record (sequence number nextSeq(), made by a leader of `term`) and waits until it
-  // is on disk.
+  // is on disk: write() then sync().
   Status append(std::string_view payload, uint64_t term = 0);
+  // The two halves of append, for a leader that sends the record to its followers while its own
+  // copy is flushed. Between them the record is written but not counted: nextSeq(), lastSeq(),
+  // termAt() and read() still end before it. A failed sync erases it (best effort) like a failed
+  // append; one write() at a time, each followed by its sync() before anything else.
+  Status write(std::string_view payload, uint64_t term = 0);
+  Status sync();
   // Erases records seq.. (a new leader's log differs from there): zeroes the first one's header,
   // syncs. `seq` must be in the current run and after nothing applied.
   Status truncateFrom(uint64_t seq);
@@ -84,6 +90,8 @@ class CommandLog {
   CommandLog(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
   // Makes the file hold zeros up to at least `end`.
   Status ensureSize(uint64_t end);
+  // Zeroes the header of a record that failed (best effort), so a restart never replays it.
+  void eraseAt(uint64_t offset);
 
   std::string path_;
   int fd_;
@@ -99,6 +107,8 @@ class CommandLog {
   std::vector<Slot> index_;
   uint64_t prevTerm_ = 0;  // term of record nextSeq_ - index_.size() - 1
   bool retractable_ = false;  // the last record was appended, not read or retracted
+  // A record written and not yet synced (write() without its sync()): where it ends, its term and length.
+  std::optional<Slot> pending_;
   // Reads the valid records from the start of the file (numbered `after` + 1, ...).
   Status walk(uint64_t after, uint64_t afterTerm,
               const std::function<Status(uint64_t seq, std::string_view payload)>& fn);

@@ -223,7 +223,18 @@ void Store::commitLogged(Txn& txn, std::string_view record) {
   {
     std::lock_guard<std::mutex> lock(logMutex_);
     seq = log_->nextSeq();
-    Status st = log_->append(record, term_);
+    Status st = log_->write(record, term_);
+    if (st.isOk()) {
+      if (replicate_.send) replicate_.send(seq, term_, record);  // the followers flush while we do
+      st = log_->sync();
+      if (!st.isOk() && replicate_.send) {
+        // The followers may commit the record without us: a restart learns the outcome from them.
+        fprintf(stderr, "basalt-meta: cannot flush command log record %llu after sending it to the followers "
+                        "(%s): exiting so that a restart follows the cluster\n",
+                static_cast<unsigned long long>(seq), st.message().c_str());
+        std::abort();
+      }
+    }
     noteLog();
     if (!st.isOk()) {
       txn.abort();
@@ -232,7 +243,7 @@ void Store::commitLogged(Txn& txn, std::string_view record) {
   }
   // Replicated: a majority of the metadata servers must have the record before anyone sees it.
   // A leader that cannot get there steps down (and restarts) before this returns false.
-  if (replicate_ && !replicate_(seq, term_, record)) {
+  if (replicate_.await && !replicate_.await(seq)) {
     txn.abort();
     KJ_FAIL_REQUIRE("metadata commit failed: this server is no longer the leader", seq);
   }

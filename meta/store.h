@@ -180,12 +180,17 @@ class Store {
   // Applies the log's records up to `seq` (committed, so the replicas agree on them) in one write
   // transaction. Blocking; worker thread.
   Status applyCommitted(uint64_t seq, const Replayer& replay);
-  // Where a leader's commit waits for a majority of the replicas: called on the worker after the
-  // batch's record is on local disk, before the store commits it; false means "not committed"
-  // (the leader is stepping down). Set before any batch runs. From then on boots() is `term`:
-  // what makes handles and lock generations unique is then the leader's term, not this replica's
-  // own count of opens.
-  using Replicate = std::function<bool(uint64_t seq, uint64_t term, std::string_view record)>;
+  // How a leader's commit reaches a majority of the replicas, on the committer's worker:
+  // `send` right after the batch's record is written to the local log and before it is flushed
+  // (the followers' round trip and flush overlap the leader's own flush; the leader counts itself
+  // only once its flush is done); `await` after the flush, before the store commits the batch,
+  // false meaning "not committed" (the leader is stepping down). Set before any batch runs. From
+  // then on boots() is `term`: what makes handles and lock generations unique is then the leader's
+  // term, not this replica's own count of opens.
+  struct Replicate {
+    std::function<void(uint64_t seq, uint64_t term, std::string_view record)> send;
+    std::function<bool(uint64_t seq)> await;
+  };
   void setReplication(uint64_t term, Replicate replicate);
   // A checkpoint restarts the command log; while this answers false (a follower still needs the
   // records) it is put off, up to kCheckpointBytes * 4 of records.

@@ -232,9 +232,12 @@ void Replica::becomeLeader() {
                     });
                   })
                   .then([this, term](bool) {
-                    store_.setReplication(term, [this](uint64_t seq, uint64_t t, std::string_view record) {
-                      return replicateFromWorker(seq, t, record);
-                    });
+                    Store::Replicate hooks;
+                    hooks.send = [this](uint64_t seq, uint64_t t, std::string_view record) {
+                      sendFromWorker(seq, t, record);
+                    };
+                    hooks.await = [this](uint64_t seq) { return awaitFromWorker(seq); };
+                    store_.setReplication(term, std::move(hooks));
                     store_.setMayRestartLog([this]() { return followersCaughtUp_.load(); });
                     ready_ = true;
                     log_->info("replica {}: serving as leader of term {} from entry {}", options_.self, term,
@@ -296,7 +299,8 @@ kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
                     [this, &peer, term]() { return pump(peer, term); });
               });
   }
-  uint64_t last = store_.lastSeq();
+  // Up to the entry the committer is flushing now (sent while the leader flushes its own copy).
+  uint64_t last = std::max(store_.lastSeq(), sentSeq_);
   // Entries to send: from memory when the committer just made them, else from the log file.
   kj::Promise<std::vector<CommandLogEntry>> entries = std::vector<CommandLogEntry>{};
   if (peer.next <= last) {
@@ -310,9 +314,9 @@ kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
       }
       entries = kj::mv(v);
     } else {
-      uint64_t from = peer.next;
+      uint64_t from = peer.next, durable = store_.lastSeq();
       entries = loop_.offload<std::vector<CommandLogEntry>>(
-          [this, from, last]() { return store_.readLog(from, last, kMaxAppendBytes); });
+          [this, from, durable]() { return store_.readLog(from, durable, kMaxAppendBytes); });
     }
   }
   uint64_t prevSeq = peer.next - 1;
@@ -357,7 +361,9 @@ kj::Promise<void> Replica::pump(Peer& peer, uint64_t term) {
               peer.next = std::max<uint64_t>(1, std::min(peer.next - 1, r.getLastSeq() + 1));
             }
             // Idle (nothing new to send): wait for a new entry or the next heartbeat.
-            if (!empty || peer.next <= store_.lastSeq() || peer.needSnapshot) return kj::READY_NOW;
+            if (!empty || peer.next <= std::max(store_.lastSeq(), sentSeq_) || peer.needSnapshot) {
+              return kj::READY_NOW;
+            }
             auto paf = kj::newPromiseAndFulfiller<void>();
             peer.wake = kj::mv(paf.fulfiller);
             return paf.promise.exclusiveJoin(loop_.timer().afterDelay(ms(options_.heartbeatMs)))
@@ -488,19 +494,31 @@ kj::Promise<void> Replica::waitCommitted(uint64_t seq) {
   return kj::mv(paf.promise);
 }
 
-bool Replica::replicateFromWorker(uint64_t seq, uint64_t term, std::string_view record) {
-  auto waiter = std::make_shared<Waiter>();
+void Replica::sendFromWorker(uint64_t seq, uint64_t term, std::string_view record) {
   auto entry = std::make_shared<CommandLogEntry>(CommandLogEntry{seq, term, std::string(record)});
-  post_.post([this, waiter, entry]() {
+  post_.post([this, entry]() {
     uint64_t seq = entry->seq;
     recent_[seq] = entry;
-    workerWaiters_[seq] = waiter;
+    sentSeq_ = std::max(sentSeq_, seq);
     for (auto& p : peers_) KJ_IF_MAYBE(w, p->wake) { (*w)->fulfill(); }
-    updateCommit();  // a cluster of one commits at once
     tasks_->add(loop_.timer().afterDelay(ms(options_.commitTimeoutMs)).then([this, seq]() {
       if (commitSeq_ < seq) stepDown("entry " + std::to_string(seq) + " not taken by a majority within " +
                                      std::to_string(options_.commitTimeoutMs) + " ms");
     }));
+  });
+}
+
+bool Replica::awaitFromWorker(uint64_t seq) {
+  auto waiter = std::make_shared<Waiter>();
+  post_.post([this, waiter, seq]() {
+    if (seq <= commitSeq_) {  // committed already (the followers had it; we counted at our flush)
+      std::lock_guard<std::mutex> lock(waiter->mutex);
+      waiter->result = 1;
+      waiter->cv.notify_one();
+      return;
+    }
+    workerWaiters_[seq] = waiter;
+    updateCommit();  // our own copy is on disk now: we count (a cluster of one commits at once)
   });
   std::unique_lock<std::mutex> lock(waiter->mutex);
   // The loop answers, or steps down (the process restarts); it never leaves this waiting.

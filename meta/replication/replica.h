@@ -2,9 +2,10 @@
 //
 // The replicas are the servers named by --peers (node i is the i-th address, from 1). Each keeps
 // its own store and command log; the log is the Raft log (one entry = one committed batch, tagged
-// with its leader's term). The leader is the only one serving clients: its Committer appends a
-// batch's record to its own log and then waits (Store::setReplication) until a majority of the
-// replicas has it on disk; only then does the batch commit to its store and are its callers
+// with its leader's term). The leader is the only one serving clients: its Committer writes a
+// batch's record to its own log, hands it to the followers while flushing it, and then waits
+// (Store::setReplication) until a majority of the replicas, itself counted only after its own
+// flush, has it on disk; only then does the batch commit to its store and are its callers
 // answered. Followers append what the leader sends and apply an entry once the leader says it is
 // committed. So no acknowledged change is lost while a majority of the servers (with their disks)
 // survives.
@@ -134,7 +135,10 @@ class Replica {
   kj::Promise<rpc::MetaPeer::Client> connect(Peer& peer);
   void updateCommit();
   kj::Promise<void> quorumWatch(uint64_t term);
-  bool replicateFromWorker(uint64_t seq, uint64_t term, std::string_view record);
+  // The committer's hooks (Store::Replicate), on its worker: hand an entry to the followers before
+  // the local flush; after it, wait until a majority has it (false: stepping down).
+  void sendFromWorker(uint64_t seq, uint64_t term, std::string_view record);
+  bool awaitFromWorker(uint64_t seq);
   kj::Promise<void> waitCommitted(uint64_t seq);
   // Serialises the follower's disk work (appends, applies, snapshot pieces) in arrival order.
   template <typename T>
@@ -157,6 +161,7 @@ class Replica {
   std::vector<std::unique_ptr<Peer>> peers_;  // every other node
   // Entries appended by the leader's committer, kept for the followers until all have them.
   std::map<uint64_t, std::shared_ptr<CommandLogEntry>> recent_;
+  uint64_t sentSeq_ = 0;  // the last entry handed to the followers (maybe still being flushed here)
   std::map<uint64_t, std::vector<kj::Own<kj::PromiseFulfiller<void>>>> commitWaiters_;
   std::map<uint64_t, std::shared_ptr<Waiter>> workerWaiters_;
   std::atomic<bool> followersCaughtUp_{true};

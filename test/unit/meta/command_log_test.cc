@@ -150,3 +150,29 @@ TEST_CASE("command log: records keep their term; a suffix can be erased and rewr
   CHECK((*log)->termAt(6) == 4u);
   CHECK((*log)->read(6, 6, 100)[0].payload == "b'");
 }
+
+TEST_CASE("command log: a record written and not yet synced is not counted; sync makes it a record") {
+  TempDir dir;
+  std::string path = dir.path + "/log";
+  {
+    auto log = CommandLog::open(path);
+    REQUIRE(log.isOk());
+    REQUIRE((*log)->append("one", 3).isOk());
+    REQUIRE((*log)->write("two", 4).isOk());
+    // What a leader's followers may already have: not yet this log's.
+    CHECK((*log)->lastSeq() == 1);
+    CHECK((*log)->nextSeq() == 2);
+    CHECK_FALSE((*log)->termAt(2).has_value());
+    CHECK((*log)->read(1, 2, 1 << 20).size() == 1);
+    CHECK_THROWS((*log)->write("three", 4));  // one record in flight at a time
+    REQUIRE((*log)->sync().isOk());
+    CHECK((*log)->lastSeq() == 2);
+    CHECK((*log)->termAt(2) == std::optional<uint64_t>(4));
+    auto both = (*log)->read(1, 2, 1 << 20);
+    REQUIRE(both.size() == 2);
+    CHECK(both[1].payload == "two");
+    CHECK_THROWS((*log)->sync());  // nothing written
+    REQUIRE((*log)->append("three", 4).isOk());
+  }
+  CHECK(replayAll(path, 0) == std::vector<std::string>{"one", "two", "three"});
+}
