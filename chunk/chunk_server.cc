@@ -153,6 +153,15 @@ kj::Promise<Status> ChunkServer::persistMeta(uint64_t id, uint64_t version, Chun
   });
 }
 
+void ChunkServer::prepareFiles(uint64_t id) {
+  ChunkStore* s = &store_;
+  auto done = inOrder<Status>(id, [this, s, id]() { return loop_.offload<Status>([s, id]() { return s->prepare(id); }); });
+  tasks_.add(done.then([this, id](Status st) {
+    // The first write makes them again, or reports why it cannot.
+    if (!st.isOk() && st.code() != ENOENT) log_->warn("{}: preparing its files on {} failed: {}", chunkName(id), name(), st.toString());
+  }));
+}
+
 kj::Promise<void> ChunkServer::drain() {
   stopping_ = true;
   if (inFlight_ == 0) return kj::READY_NOW;
@@ -566,6 +575,7 @@ kj::Promise<InfoResult> ChunkServer::assign(uint64_t id, uint64_t version, std::
       c.heldBack.clear();
     }
     persisted = persistMeta(id, version, state);
+    if (nothingToInstall) prepareFiles(id);
   }
   kj::Promise<Status> ready = kj::mv(persisted);
   if (asPrimary) {

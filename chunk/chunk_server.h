@@ -161,6 +161,10 @@ class ChunkServer {
   };
   kj::Promise<Applied> applyLocal(uint64_t id, Op op, bool packForPeers);
   kj::Promise<Status> persistMeta(uint64_t id, uint64_t version, ChunkState state);
+  // A fresh chunk's files, made in its queue now (after its index entry) but not waited for by the
+  // assign: its first write finds them made, instead of creating them on the primary and then on
+  // the backup while the writer waits.
+  void prepareFiles(uint64_t id);
 
   // Calls a peer with the forward deadline; disconnects and timeouts become a Status naming it.
   kj::Promise<Status> callPeer(const Replica& r, std::string what,

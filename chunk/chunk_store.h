@@ -70,6 +70,10 @@ class ChunkStore {
   virtual Status create(uint64_t id, uint64_t version, ChunkState state) = 0;
   // Changes version and state, keeping the contents. ENOENT when absent.
   virtual Status setMeta(uint64_t id, uint64_t version, ChunkState state) = 0;
+  // Makes ready what the first write of a new chunk would otherwise have to make (the disk store:
+  // its two files), so that write does not wait for it. A chunk not held: ENOENT, nothing made.
+  // Optional: a failure is the first write's to meet again and report.
+  virtual Status prepare(uint64_t /*id*/) { return Status::ok(); }
   // Writes data at offset (extending the length if needed).
   virtual Status write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) = 0;
   // Several writes in order, all or nothing as far as readers can tell: a failure before any was

@@ -230,12 +230,17 @@ Result<ChunkMeta> DiskChunkStore::metaOf(uint64_t id) {
 }
 
 Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = files_.find(id);
-  if (it != files_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.second);
-    return it->second.first;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = files_.find(id);
+    if (it != files_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.second);
+      return it->second.first;
+    }
   }
+  // Opened without the lock: creating a file can take milliseconds on a busy disk, and every
+  // other chunk's calls (metaOf, filesOf) would wait for it. (The chunk's own calls are ordered by
+  // its queue; two threads opening the same chunk at once keep the first one's descriptors.)
   Files f;
   f.data = ::open(dataPath(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (f.data < 0) return Status::error(errno, "cannot open " + dataPath(id) + ": " + strerror(errno));
@@ -258,6 +263,12 @@ Result<DiskChunkStore::Files> DiskChunkStore::filesOf(uint64_t id) {
     ::close(crc);
     if (direct >= 0) ::close(direct);
   });
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = files_.find(id);
+  if (it != files_.end()) {  // another thread opened them meanwhile: ours close with `f`
+    lru_.splice(lru_.begin(), lru_, it->second.second);
+    return it->second.first;
+  }
   while (files_.size() >= kMaxOpenChunks) {
     files_.erase(lru_.back());
     lru_.pop_back();
@@ -457,6 +468,12 @@ bool DiskChunkStore::hasFiles(uint64_t id) {
     if (files_.count(id)) return true;
   }
   return ::access(dataPath(id).c_str(), F_OK) == 0 || ::access(crcPath(id).c_str(), F_OK) == 0;
+}
+
+Status DiskChunkStore::prepare(uint64_t id) {
+  auto m = metaOf(id);
+  if (!m.isOk()) return m.status();
+  return filesOf(id).status();
 }
 
 Status DiskChunkStore::setMeta(uint64_t id, uint64_t version, ChunkState state) {

@@ -42,6 +42,7 @@ class DiskChunkStore final : public ChunkStore {
   Result<ChunkMeta> stat(uint64_t id) override;
   Status create(uint64_t id, uint64_t version, ChunkState state) override;
   Status setMeta(uint64_t id, uint64_t version, ChunkState state) override;
+  Status prepare(uint64_t id) override;
   Status write(uint64_t id, uint32_t offset, const uint8_t* data, size_t len) override;
   // Reserves the space of every write first, so a full disk fails the batch before it changed.
   Status writeMany(uint64_t id, const std::vector<WriteExtent>& writes) override;

@@ -121,7 +121,7 @@ class Cluster {
 
   // The fake metadata server's "assign" driver: the primary first, then the backups.
   Status assign(uint64_t id, uint64_t version, const std::vector<Replica>& set, uint32_t primary,
-                uint32_t leaseMs = 60000) {
+                uint32_t leaseMs = 60000, bool fresh = false) {
     std::vector<uint32_t> order{primary};
     for (uint32_t i = 0; i < set.size(); ++i) {
       if (i != primary) order.push_back(i);
@@ -137,6 +137,7 @@ class Cluster {
       }
       req.setPrimary(primary);
       req.setLeaseMs(leaseMs);
+      req.setFresh(fresh);
       Status st = Status::fromWire(req.send().wait(loop.waitScope()).getStatus());
       if (!st.isOk()) return st;
     }

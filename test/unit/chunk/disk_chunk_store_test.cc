@@ -615,3 +615,21 @@ TEST_CASE("readCached answers from the page cache only, verified like read") {
     CHECK_FALSE(s->readCached(4, 0, kBlockSize, out.data()).has_value());
   }
 }
+
+TEST_CASE("prepare makes a held chunk's files before its first write; a chunk not held gets none") {
+  TempDir dir;
+  auto s = openStore(dir.path());
+  REQUIRE(s->create(7, 1, ChunkState::kOk).isOk());
+  CHECK(::access(s->dataPath(7).c_str(), F_OK) != 0);  // a create alone makes no files
+  REQUIRE(s->prepare(7).isOk());
+  CHECK(::access(s->dataPath(7).c_str(), F_OK) == 0);
+  CHECK(::access(s->crcPath(7).c_str(), F_OK) == 0);
+  CHECK(s->stat(7)->length == 0);
+  std::vector<uint8_t> data(5000, 0x5C);
+  REQUIRE(s->write(7, 0, data.data(), data.size()).isOk());
+  CHECK(readAll(*s, 7, 0, 5000) == data);
+  CHECK(s->prepare(8).code() == ENOENT);
+  CHECK(::access(s->dataPath(8).c_str(), F_OK) != 0);
+  REQUIRE(s->remove(7).isOk());
+  CHECK(::access(s->dataPath(7).c_str(), F_OK) != 0);
+}

@@ -3,6 +3,10 @@
 #include "cluster.h"
 #include "chunk/mem_chunk_store.h"
 
+#include <unistd.h>
+
+#include <chrono>
+
 using namespace basalt;
 using namespace basalt::chunk;
 using namespace basalt::chunk::test;
@@ -497,4 +501,26 @@ TEST_CASE("compressible forwards and installs travel compressed; random bytes an
       CHECK(t1.wireBytes == t1.rawBytes);
     }
   }
+}
+
+TEST_CASE("a fresh chunk's files are made on every replica at its assign, before any write") {
+  Cluster cl;
+  for (int i = 0; i < 2; ++i) cl.addNode();
+  auto set = setOf(cl);
+  REQUIRE(cl.assign(kChunk, 1, set, 0, 60000, /*fresh=*/true).isOk());
+  for (auto& n : cl.nodes) {
+    auto* disk = dynamic_cast<DiskChunkStore*>(n->store.get());
+    REQUIRE(disk != nullptr);
+    // Made in the chunk's queue after the assign answered: wait for it (bounded).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (::access(disk->dataPath(kChunk).c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline) {
+      cl.loop.timer().afterDelay(5 * kj::MILLISECONDS).wait(cl.loop.waitScope());
+    }
+    CHECK(::access(disk->dataPath(kChunk).c_str(), F_OK) == 0);
+    CHECK(::access(disk->crcPath(kChunk).c_str(), F_OK) == 0);
+  }
+  std::vector<uint8_t> d(4096, 3);
+  auto p0 = cl.client(set[0].address);
+  REQUIRE(Status::fromWire(writeRequest(p0, kChunk, 1, 0, d).wait(cl.loop.waitScope()).getStatus()).isOk());
+  checkReplicas(cl, {set[0].address, set[1].address}, 1, d);
 }
