@@ -5,6 +5,7 @@
 #include <random>
 
 #include "chunk/op.h"
+#include "test_util.h"
 
 using namespace basalt;
 using namespace basalt::chunk;
@@ -19,9 +20,7 @@ std::vector<uint8_t> repetitive(size_t n, uint8_t seed) {
 
 std::vector<uint8_t> noise(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
-  std::vector<uint8_t> out(n);
-  for (auto& b : out) b = static_cast<uint8_t>(rng());
-  return out;
+  return test::randomBytes(rng, n);
 }
 
 // What a backup decodes from what the primary sends for `op`.

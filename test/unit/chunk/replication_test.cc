@@ -5,8 +5,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
-
 using namespace basalt;
 using namespace basalt::chunk;
 using namespace basalt::chunk::test;
@@ -512,11 +510,7 @@ TEST_CASE("a fresh chunk's files are made on every replica at its assign, before
     auto* disk = dynamic_cast<DiskChunkStore*>(n->store.get());
     REQUIRE(disk != nullptr);
     // Made in the chunk's queue after the assign answered: wait for it (bounded).
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (::access(disk->dataPath(kChunk).c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline) {
-      cl.loop.timer().afterDelay(5 * kj::MILLISECONDS).wait(cl.loop.waitScope());
-    }
-    CHECK(::access(disk->dataPath(kChunk).c_str(), F_OK) == 0);
+    CHECK(waitUntil(cl.loop, [&]() { return ::access(disk->dataPath(kChunk).c_str(), F_OK) == 0; }, 10000));
     CHECK(::access(disk->crcPath(kChunk).c_str(), F_OK) == 0);
   }
   std::vector<uint8_t> d(4096, 3);
