@@ -1,7 +1,6 @@
 // basalt-meta: the metadata server. Parses flags and wires store, server and RPC together.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 
@@ -9,6 +8,7 @@
 #include "meta/capacity.h"
 #include "meta/chunks/chunk_manager.h"
 #include "meta/daemon.h"
+#include "meta/flags.h"
 #include "meta/meta_server.h"
 #include "meta/replication/replica.h"
 #include "meta/service.h"
@@ -27,74 +27,25 @@ int fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   basalt::raiseOpenFileLimit();  // best effort: many sockets and chunk files
-  CLI::App app{"basalt-meta: the Basalt metadata server"};
-  std::string data, listen, portFile, logLevel = "info";
-  uint32_t leaseMs = 10000;
-  int replicas = 2;
-  uint32_t chunkSize = 64u << 20;
-  meta::ChunkOptions chunkOptions;
-  bool fsckOnly = false;
-  std::string peers;
-  uint32_t node = 0;
-  meta::ReplicaOptions replicaOptions;
-  app.add_option("--data", data, "data directory (created if missing)")->required();
-  app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free one)");
-  app.add_option("--port-file", portFile, "once listening, write HOST:PORT here");
-  app.add_option("--lease-ms", leaseMs, "session lease in milliseconds")->check(CLI::Range(100u, 3600000u));
-  app.add_option("--replicas", replicas, "replicas per chunk of a new cluster (the root directory's setting)")
-      ->check(CLI::Range(1, 16));
-  app.add_option("--chunk-size", chunkSize, "bytes per chunk of a new cluster's files")
-      ->check(CLI::Range(65536u, 1u << 30));
-  app.add_option("--heartbeat-ms", chunkOptions.heartbeatMs, "how often chunk servers heartbeat")
-      ->check(CLI::Range(50u, 60000u));
-  app.add_option("--repair-delay-ms", chunkOptions.repairDelayMs,
-                 "a replica on a server silent this long is copied elsewhere")->check(CLI::Range(0u, 86400000u));
-  app.add_option("--chunk-lease-ms", chunkOptions.leaseMs, "a chunk primary's lease")->check(CLI::Range(500u, 600000u));
-  app.add_option("--suspect-ms", chunkOptions.suspectMs,
-                 "a chunk server silent this long is suspect: no new chunks or primaries on it "
-                 "(default: 3 heartbeats, at least 1000)")->check(CLI::Range(100u, 3600000u));
-  app.add_option("--dead-ms", chunkOptions.deadMs,
-                 "a chunk server silent this long is dead: it must register again")->check(CLI::Range(1000u, 86400000u));
-  app.add_option("--call-timeout-ms", chunkOptions.callTimeoutMs,
-                 "deadline of calls to chunk servers (more than their --forward-timeout-ms)")
-      ->check(CLI::Range(100u, 600000u));
-  app.add_option("--max-repairs", chunkOptions.maxRepairs, "chunk repairs in flight at once")->check(CLI::Range(1u, 1024u));
-  app.add_option("--max-moves", chunkOptions.maxMoves, "rebalancing moves in flight at once (0: no rebalancing)")
-      ->check(CLI::Range(0u, 1024u));
-  app.add_option("--move-bytes-per-sec", chunkOptions.moveBytesPerSec,
-                 "bound on the bytes/s rebalancing copies (0: unbounded)");
-  app.add_option("--peers", peers,
-                 "HOST:PORT of every metadata server of a replicated cluster, this one included, comma-separated "
-                 "(the same list, in the same order, on each)");
-  app.add_option("--node", node, "this server's place in --peers, from 1 (default: where --listen is)");
-  app.add_option("--election-ms", replicaOptions.electionMs,
-                 "a follower waits a random 1-2x this for the leader before standing")->check(CLI::Range(100u, 60000u));
-  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
-  app.add_flag("--fsck", fsckOnly, "check the store in --data offline and exit (1 if inconsistent)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return fail(e.what());
-  }
-  if (!setLogLevel(logLevel)) return fail("unknown log level '" + logLevel + "'");
-  if (fsckOnly) return meta::runFsck(data);
-  if (listen.empty()) return fail("--listen HOST:PORT is required");
+  meta::MetaFlags f;
+  if (auto exitCode = meta::parseFlags(argc, argv, f)) return *exitCode;
+  if (f.fsckOnly) return meta::runFsck(f.data);
+  std::string listen = f.listen;
+  meta::ChunkOptions& chunkOptions = f.chunkOptions;
+  meta::ReplicaOptions& replicaOptions = f.replicaOptions;
 
   std::error_code ec;
-  std::filesystem::create_directories(data, ec);
-  if (ec) return fail("cannot create data dir " + data + ": " + ec.message());
-  if (chunkSize % 65536 != 0) return fail("--chunk-size must be a multiple of 64 KiB (the checksum block)");
-  bool replicated = !peers.empty();
+  std::filesystem::create_directories(f.data, ec);
+  if (ec) return fail("cannot create data dir " + f.data + ": " + ec.message());
+  bool replicated = !f.peers.empty();
   if (replicated) {
-    Status st = meta::resolvePeers(peers, node, listen, replicaOptions);
+    Status st = meta::resolvePeers(f.peers, f.node, listen, replicaOptions);
     if (!st.isOk()) return fail(st.message());
     listen = replicaOptions.peers[replicaOptions.self - 1];
     meta::rememberCommandLine(argc, argv);
   }
-  auto store = meta::Store::open(data, false,
-                                 meta::StoreDefaults{static_cast<uint8_t>(replicas), chunkSize, replicated},
+  auto store = meta::Store::open(f.data, false,
+                                 meta::StoreDefaults{static_cast<uint8_t>(f.replicas), f.chunkSize, replicated},
                                  meta::Committer::replayRecord);
   if (!store.isOk()) return fail(store.status().message());
 
@@ -103,12 +54,7 @@ int main(int argc, char** argv) {
     log->info("crash recovery: applied {} command log records again", (*store)->replayed());
   }
   EventLoop loop;
-  if (app.count("--suspect-ms") == 0) chunkOptions.suspectMs = std::max(3 * chunkOptions.heartbeatMs, 1000u);
-  if (chunkOptions.deadMs < std::max(chunkOptions.suspectMs, chunkOptions.repairDelayMs)) {
-    return fail("--dead-ms must be at least --suspect-ms and --repair-delay-ms (a dead server's replicas are "
-                "already being re-replicated)");
-  }
-  meta::MetaOptions metaOptions{leaseMs};
+  meta::MetaOptions metaOptions{f.leaseMs};
   kj::Own<meta::Replica> replica;  // outlives the leader: its commits replicate through it
   kj::Own<meta::Leader> leader;
   kj::Own<meta::MetaServiceImpl> service;
@@ -130,11 +76,11 @@ int main(int argc, char** argv) {
   }
   std::string address = meta::withPort(listen, port);
   serviceRef.setAddress(address);
-  if (!portFile.empty()) {
-    Status st = writeFileAtomically(portFile, address + "\n");
+  if (!f.portFile.empty()) {
+    Status st = writeFileAtomically(f.portFile, address + "\n");
     if (!st.isOk()) return fail(st.message());
   }
-  log->info("basalt-meta serving {} on {}", data, address);
+  log->info("basalt-meta serving {} on {}", f.data, address);
   kj::Promise<void> elected = nullptr;
   if (replicated) {
     Status st = replica->start();
