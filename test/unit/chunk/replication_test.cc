@@ -509,9 +509,11 @@ TEST_CASE("a fresh chunk's files are made on every replica at its assign, before
   for (auto& n : cl.nodes) {
     auto* disk = dynamic_cast<DiskChunkStore*>(n->store.get());
     REQUIRE(disk != nullptr);
-    // Made in the chunk's queue after the assign answered: wait for it (bounded).
-    CHECK(waitUntil(cl.loop, [&]() { return ::access(disk->dataPath(kChunk).c_str(), F_OK) == 0; }, 10000));
-    CHECK(::access(disk->crcPath(kChunk).c_str(), F_OK) == 0);
+    // Made in the chunk's queue after the assign answered (the data file, then the CRC file): wait
+    // for both (bounded).
+    CHECK(waitUntil(cl.loop, [&]() {
+      return ::access(disk->dataPath(kChunk).c_str(), F_OK) == 0 && ::access(disk->crcPath(kChunk).c_str(), F_OK) == 0;
+    }, 10000));
   }
   std::vector<uint8_t> d(4096, 3);
   auto p0 = cl.client(set[0].address);
